@@ -1,0 +1,35 @@
+import express, { type Express } from "express";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { StoreReader, StoreWriter } from "@switchyard/shared";
+import type { Token } from "./config.js";
+import { authenticate } from "./http/auth.js";
+import { configApi } from "./http/config-api.js";
+import { ApiError, errorHandler } from "./http/errors.js";
+import { healthApi } from "./http/health.js";
+import { readApi } from "./http/read-api.js";
+import { seedApi, seedMethodGuard } from "./http/seed-api.js";
+
+export interface AppDeps {
+  redis: Redis;
+  reader: StoreReader;
+  writer: StoreWriter;
+  tokens: Token[];
+  log: Logger;
+}
+
+/** Builds the Express app; never listens, so tests drive it with supertest. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(healthApi(deps));
+  app.use(seedMethodGuard);
+  app.use(authenticate(deps.tokens));
+  app.use(readApi(deps));
+  app.use(configApi(deps));
+  app.use(seedApi(deps));
+  app.use((req, _res, next) => next(new ApiError(404, "not_found", `no endpoint ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,34 @@
+import { Router } from "express";
+import type { StoreReader } from "@switchyard/shared";
+import { ApiError, methodNotAllowed } from "./errors.js";
+
+export const MAX_AUDIT = 1000;
+
+export function readApi({ reader }: { reader: StoreReader }): Router {
+  const r = Router();
+
+  r.route("/v1/state")
+    .get(async (req, res) => {
+      const { revision, state } = await reader.snapshot();
+      const etag = `"${revision}"`;
+      res.setHeader("ETag", etag);
+      if (req.headers["if-none-match"] === etag) {
+        res.status(304).end();
+        return;
+      }
+      res.json({ revision, ...state });
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  r.route("/v1/audit")
+    .get(async (req, res) => {
+      const raw = req.query.limit ?? "100";
+      const limit = typeof raw === "string" && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+      if (!(limit >= 1 && limit <= MAX_AUDIT)) throw new ApiError(400, "invalid", `limit must be an integer from 1 to ${MAX_AUDIT}`, "limit");
+      const records = await reader.audit(limit);
+      res.json(records.map((a) => ({ ...a, at: new Date(a.at).toISOString() })));
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  return r;
+}

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import type { Express } from "express";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, type Keys } from "@switchyard/shared";
+import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
+import { createApp } from "../src/app.js";
+import type { Token } from "../src/config.js";
+import { createRedis } from "../src/redis.js";
+
+export const WRITE = "write-secret-0123456789abcdef";
+export const READ = "read-secret-0123456789abcdef";
+export const TOKENS: Token[] = [
+  { name: "ops", scope: "write", secret: WRITE },
+  { name: "viewer", scope: "read", secret: READ },
+];
+export const auth = (secret = WRITE) => ({ Authorization: `Bearer ${secret}` });
+
+export interface Fixture {
+  app: Express;
+  keys: Keys;
+  reader: StoreReader;
+  redis: Redis;
+  /** Everything a rejected request must leave untouched. */
+  fingerprint(): Promise<unknown>;
+}
+
+/** An app on a fresh random prefix, wired exactly like main.ts wires it. */
+export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixture {
+  const log = pino({ level: "silent" });
+  const redis = createRedis({ url: server.url, commandTimeoutMs }, log);
+  const keys = buildKeys(randomPrefix());
+  const reader = new StoreReader(redis, keys);
+  const app = createApp({ redis, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
+  const fingerprint = async () => {
+    const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
+    return { snap, logLen, auditLen };
+  };
+  return { app, keys, reader, redis, fingerprint };
+}
+
+/** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */
+export async function unchanged(fx: Fixture, fn: () => Promise<unknown>): Promise<void> {
+  const before = await fx.fingerprint();
+  await fn();
+  assert.deepEqual(await fx.fingerprint(), before);
+}
+
+export function readyRedis(redis: Redis): Promise<void> {
+  return redis.status === "ready" ? Promise.resolve() : new Promise((resolve) => redis.once("ready", () => resolve()));
+}

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import request from "supertest";
+import { startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { READ, auth, makeFixture, readyRedis, type Fixture } from "./fixture.js";
+
+let server: RedisHandle;
+let fx: Fixture;
+
+before(async () => {
+  server = await startRedis();
+  fx = makeFixture(server, 1500);
+  await readyRedis(fx.redis);
+  await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
+});
+after(async () => {
+  server.resume();
+  fx.redis.disconnect();
+  await server.stop();
+});
+
+test("a hung Redis (SIGSTOP) gives 503 within 3 s for reads, writes and readyz, never a hang", async () => {
+  server.pause();
+  try {
+    for (const send of [
+      () => request(fx.app).get("/v1/state").set(auth(READ)),
+      () => request(fx.app).put("/v1/routes/a.com").set(auth()).send({ upstream: "blue" }),
+      () => request(fx.app).get("/readyz"),
+    ]) {
+      const t0 = Date.now();
+      const res = await send().timeout(5000);
+      const took = Date.now() - t0;
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.ok(took < 3000, `answered in ${took} ms`);
+      assert.match(res.body.error, /redis_unavailable|not_ready/);
+    }
+  } finally {
+    server.resume();
+  }
+  await waitFor(async () => (await request(fx.app).get("/v1/state").set(auth(READ))).status === 200, { timeoutMs: 10_000, what: "recovery after SIGCONT" });
+});
+
+test("a dead Redis gives 503 at once and the controller reconnects when it returns", async () => {
+  await server.kill();
+  const t0 = Date.now();
+  const res = await request(fx.app).put("/v1/routes/a.com").set(auth()).send({ upstream: "blue" }).timeout(5000);
+  assert.equal(res.status, 503);
+  assert.equal(res.body.error, "redis_unavailable");
+  assert.ok(Date.now() - t0 < 3000, `answered in ${Date.now() - t0} ms`);
+  await request(fx.app).get("/readyz").expect(503);
+  await server.start();
+  await waitFor(async () => (await request(fx.app).get("/readyz")).status === 200, { timeoutMs: 10_000, what: "reconnect" });
+  // The new server is empty: revision 0, and writes work again.
+  await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200, { revision: 1 });
+});

@@ -1,0 +1,64 @@
+/**
+ * Every Redis key and channel Switchyard uses is built here and nowhere else.
+ *
+ * All names share one prefix that contains a `{hash tag}`, so a Redis Cluster keeps them in one
+ * slot (the Lua scripts touch several keys at once). A prefix given without braces is wrapped
+ * whole: `switchyard` becomes `{switchyard}`. Several fleets can share a Redis under different prefixes.
+ */
+export const DEFAULT_PREFIX = "switchyard";
+
+const PREFIX_CHARS = /^[A-Za-z0-9:_.{}-]{1,64}$/;
+
+export function prefixProblem(raw: string): string | undefined {
+  if (!PREFIX_CHARS.test(raw)) return "prefix must be 1-64 characters of A-Z a-z 0-9 : _ . - { }";
+  const open = raw.split("{").length - 1;
+  const close = raw.split("}").length - 1;
+  if (open === 0 && close === 0) return undefined;
+  const m = /^[^{}]*\{([^{}]+)\}[^{}]*$/.exec(raw);
+  if (open !== 1 || close !== 1 || !m) return "prefix must contain at most one non-empty {hash tag}";
+  return undefined;
+}
+
+export function tagPrefix(raw: string): string {
+  const problem = prefixProblem(raw);
+  if (problem) throw new Error(`invalid key prefix '${raw}': ${problem}`);
+  return raw.includes("{") ? raw : `{${raw}}`;
+}
+
+export interface Keys {
+  readonly prefix: string;
+  /** String: the single revision counter; absent means revision 0 (empty or restarted Redis). */
+  readonly rev: string;
+  /** String: JSON upstream used when no route matches; absent means none. */
+  readonly default: string;
+  /** Hash: pool name -> JSON pool. */
+  readonly pools: string;
+  /** Hash: normalized host -> JSON route. */
+  readonly routes: string;
+  /** Hash: pool name -> number of routes (and the default) that name it. */
+  readonly refcount: string;
+  /** Hash: host, or "@default", -> space-separated pool names it names. '@' never appears in a host. */
+  readonly routeRefs: string;
+  /** Stream: the last N changes, entry id `<revision>-0`, so catch-up is an XRANGE by revision. */
+  readonly log: string;
+  /** Stream: audit records, one per op, newest last. */
+  readonly audit: string;
+  /** Pub/sub channel: one message per committed revision (see protocol.ts). */
+  readonly changes: string;
+}
+
+export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
+  const p = tagPrefix(rawPrefix);
+  return {
+    prefix: p,
+    rev: `${p}:rev`,
+    default: `${p}:default`,
+    pools: `${p}:pools`,
+    routes: `${p}:routes`,
+    refcount: `${p}:refcount`,
+    routeRefs: `${p}:route-refs`,
+    log: `${p}:log`,
+    audit: `${p}:audit`,
+    changes: `${p}:changes`,
+  };
+}

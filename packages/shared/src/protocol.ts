@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { Host, Pool, PoolName, Route, Upstream } from "./model/schema.js";
+
+/**
+ * Sync protocol, version 1. One message per committed revision is PUBLISHed on `keys.changes`
+ * and the same ops are kept in the change log stream under id `<rev>-0`.
+ *
+ *   { "v": 1, "rev": 42, "at": 1732460000000, "actor": "ops", "ops": [ Op, ... ] }
+ *
+ * Messages are hints: the revisioned state in Redis is the truth. A reader that has applied
+ * revision A classifies an incoming revision R as next (R = A + 1), stale (R <= A: duplicate
+ * or old, ignore) or gap (R > A + 1: repair from the log, or from a snapshot when the log no
+ * longer reaches back).
+ */
+export const PROTOCOL_VERSION = 1;
+
+export const Op = z.discriminatedUnion("op", [
+  z.strictObject({ op: z.literal("pool.put"), name: PoolName, pool: Pool }),
+  z.strictObject({ op: z.literal("pool.del"), name: PoolName }),
+  z.strictObject({ op: z.literal("route.put"), host: Host, route: Route }),
+  z.strictObject({ op: z.literal("route.del"), host: Host }),
+  z.strictObject({ op: z.literal("default.put"), upstream: Upstream.nullable() }),
+]);
+export type Op = z.infer<typeof Op>;
+
+export const ChangeMessage = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  rev: z.int().positive(),
+  at: z.int().nonnegative(),
+  actor: z.string().max(128),
+  ops: z.array(Op).min(1),
+});
+export type ChangeMessage = z.infer<typeof ChangeMessage>;
+
+export type Arrival = "next" | "stale" | "gap";
+
+export function classify(applied: number, incoming: number): Arrival {
+  if (incoming <= applied) return "stale";
+  return incoming === applied + 1 ? "next" : "gap";
+}

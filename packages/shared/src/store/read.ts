@@ -1,0 +1,151 @@
+import type { Redis } from "ioredis";
+import type { Keys } from "../keys.js";
+import { State } from "../model/schema.js";
+import { referenceProblems } from "../model/refs.js";
+import { zodProblems } from "../model/validate.js";
+import { ChangeMessage, PROTOCOL_VERSION } from "../protocol.js";
+import { CorruptState } from "./errors.js";
+
+export interface Snapshot {
+  revision: number;
+  state: State;
+}
+
+export type CatchUp =
+  | { kind: "current"; revision: number }
+  | { kind: "changes"; revision: number; changes: ChangeMessage[] }
+  /** The log no longer reaches back to `from + 1`, or Redis went backwards: load a snapshot. */
+  | { kind: "snapshot_required"; revision: number; reason: string };
+
+export interface AuditRecord {
+  revision: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+}
+
+function execResults(results: [Error | null, unknown][] | null): unknown[] {
+  if (!results) throw new Error("transaction aborted");
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+function parseJson(raw: string, what: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new CorruptState(`${what} is not valid JSON`);
+  }
+}
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+/** Parses and validates a state; throws CorruptState listing every problem. */
+export function validateState(raw: unknown): State {
+  const r = State.safeParse(raw);
+  if (!r.success) {
+    throw new CorruptState(zodProblems(r.error).map((p) => `${p.field}: ${p.message}`).join("; "));
+  }
+  const refs = referenceProblems(r.data);
+  if (refs.length > 0) throw new CorruptState(refs.map((p) => p.message).join("; "));
+  return r.data;
+}
+
+export class StoreReader {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async revision(): Promise<number> {
+    return Number((await this.redis.get(this.keys.rev)) ?? 0);
+  }
+
+  /** One MULTI, so the state and its revision are read at the same instant. */
+  async snapshot(): Promise<Snapshot> {
+    const k = this.keys;
+    const [rev, def, pools, routes] = execResults(
+      await this.redis.multi().get(k.rev).get(k.default).hgetall(k.pools).hgetall(k.routes).exec(),
+    ) as [string | null, string | null, Record<string, string>, Record<string, string>];
+    const raw = {
+      defaultUpstream: def === null ? null : parseJson(def, "default upstream"),
+      pools: Object.fromEntries(Object.entries(pools).map(([n, v]) => [n, parseJson(v, `pool '${n}'`)])),
+      routes: Object.fromEntries(Object.entries(routes).map(([h, v]) => [h, parseJson(v, `route '${h}'`)])),
+    };
+    return { revision: Number(rev ?? 0), state: validateState(raw) };
+  }
+
+  /**
+   * Changes after revision `from`, read atomically with the current revision. Contiguity is
+   * checked here so a trimmed log can never be mistaken for "nothing happened".
+   */
+  async changesSince(from: number, limit = 10_000): Promise<CatchUp> {
+    const k = this.keys;
+    const [rev, entries] = execResults(
+      await this.redis.multi().get(k.rev).xrange(k.log, `${from + 1}-0`, "+", "COUNT", limit).exec(),
+    ) as [string | null, [string, string[]][]];
+    const revision = Number(rev ?? 0);
+    if (revision === from) return { kind: "current", revision };
+    if (revision < from) return { kind: "snapshot_required", revision, reason: `Redis is at revision ${revision}, behind ${from}` };
+    const changes: ChangeMessage[] = [];
+    let expect = from + 1;
+    for (const [id, flat] of entries) {
+      const entryRev = Number(id.split("-")[0]);
+      if (entryRev !== expect) {
+        return { kind: "snapshot_required", revision, reason: `change log starts at ${entryRev}, needed ${expect}` };
+      }
+      const f = fieldsOf(flat);
+      const parsed = ChangeMessage.safeParse({
+        v: PROTOCOL_VERSION,
+        rev: entryRev,
+        at: Number(f.at),
+        actor: f.actor ?? "",
+        ops: parseJson(f.ops ?? "", `log entry ${entryRev}`),
+      });
+      if (!parsed.success) throw new CorruptState(`log entry ${entryRev} fails validation`);
+      changes.push(parsed.data);
+      expect++;
+    }
+    if (expect - 1 !== revision) {
+      return { kind: "snapshot_required", revision, reason: `change log reaches ${expect - 1}, revision is ${revision}` };
+    }
+    return { kind: "changes", revision, changes };
+  }
+
+  /** One pool or route with the revision it was read at; `value` is undefined when absent. */
+  async entry(kind: "pool" | "route", key: string): Promise<{ revision: number; value: unknown }> {
+    const k = this.keys;
+    const [rev, raw] = execResults(await this.redis.multi().get(k.rev).hget(kind === "pool" ? k.pools : k.routes, key).exec()) as [
+      string | null,
+      string | null,
+    ];
+    return { revision: Number(rev ?? 0), value: raw === null ? undefined : parseJson(raw, `${kind} '${key}'`) };
+  }
+
+  /** Newest first. */
+  async audit(limit: number): Promise<AuditRecord[]> {
+    const entries = (await this.redis.xrevrange(this.keys.audit, "+", "-", "COUNT", limit)) as [string, string[]][];
+    return entries.map(([, flat]) => {
+      const f = fieldsOf(flat);
+      const json = (s: string | undefined) => (s ? parseJson(s, "audit value") : null);
+      return {
+        revision: Number(f.rev),
+        at: Number(f.at),
+        actor: f.actor ?? "",
+        action: f.action ?? "",
+        target: f.target ?? "",
+        before: json(f.before),
+        after: json(f.after),
+      };
+    });
+  }
+}

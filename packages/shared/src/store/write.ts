@@ -1,0 +1,98 @@
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import type { Keys } from "../keys.js";
+import { routePools, upstreamPools } from "../model/refs.js";
+import type { Op } from "../protocol.js";
+import { WriteRefused, type WriteRefusal } from "./errors.js";
+
+const WRITE_LUA = readFileSync(new URL("../lua/write.lua", import.meta.url), "utf8");
+
+/** The change log keeps at least this many revisions so an agent that missed messages avoids a snapshot. */
+export const MIN_LOG_CAP = 1000;
+
+export interface WriteOptions {
+  actor: string;
+  /** Compare-and-set: refuse unless the current revision equals this. */
+  expectedRevision?: number;
+}
+
+export interface WriteResult {
+  revision: number;
+  at: number;
+}
+
+type WriteReply = [string, ...(string | number)[]];
+
+interface WriteCommand {
+  switchyardWrite(...args: (string | number)[]): Promise<WriteReply>;
+}
+
+/** Flattens one op into the four ARGV slots write.lua expects: type, key, value JSON, refs. */
+function opArgs(op: Op): [string, string, string, string] {
+  switch (op.op) {
+    case "pool.put":
+      return [op.op, op.name, JSON.stringify(op.pool), ""];
+    case "pool.del":
+      return [op.op, op.name, "", ""];
+    case "route.put":
+      return [op.op, op.host, JSON.stringify(op.route), routePools(op.route).join(" ")];
+    case "route.del":
+      return [op.op, op.host, "", ""];
+    case "default.put":
+      return [op.op, "", op.upstream === null ? "" : JSON.stringify(op.upstream), op.upstream === null ? "" : upstreamPools(op.upstream).join(" ")];
+  }
+}
+
+function refusal(reply: WriteReply): WriteRefusal {
+  const [code, a, b, c] = reply;
+  const i = Number(a) - 1;
+  switch (code) {
+    case "rev_mismatch":
+      return { code, current: Number(a) };
+    case "missing_pool":
+      return { code, opIndex: i, pool: String(b) };
+    case "pool_in_use":
+      return { code, opIndex: i, pool: String(b), referrers: String(c ?? "").split(" ").filter(Boolean) };
+    case "not_found":
+      return { code, opIndex: i };
+    default:
+      return { code: "bad_op", opIndex: i };
+  }
+}
+
+/**
+ * The only path by which state enters Redis. Callers pass ops whose values already passed the
+ * zod schemas; the script adds the checks that need the current state (pool references, CAS).
+ */
+export class StoreWriter {
+  private readonly redis: Redis & WriteCommand;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+    private readonly logCap: number,
+    private readonly auditCap = 10_000,
+  ) {
+    if (!Number.isInteger(logCap) || logCap < MIN_LOG_CAP) throw new Error(`log cap must be an integer >= ${MIN_LOG_CAP}`);
+    if (!("switchyardWrite" in redis)) redis.defineCommand("switchyardWrite", { numberOfKeys: 8, lua: WRITE_LUA });
+    this.redis = redis as Redis & WriteCommand;
+  }
+
+  async write(ops: Op[], opts: WriteOptions): Promise<WriteResult> {
+    if (ops.length === 0) throw new Error("a write needs at least one op");
+    const k = this.keys;
+    const reply = await this.redis.switchyardWrite(
+      k.rev, k.default, k.pools, k.routes, k.refcount, k.routeRefs, k.log, k.audit,
+      opts.expectedRevision === undefined ? "" : String(opts.expectedRevision),
+      opts.actor,
+      JSON.stringify(ops),
+      this.logCap,
+      this.auditCap,
+      k.changes,
+      ops.length,
+      ...ops.flatMap(opArgs),
+    );
+    if (reply[0] !== "ok") throw new WriteRefused(refusal(reply));
+    return { revision: Number(reply[1]), at: Number(reply[2]) };
+  }
+}
