@@ -1,8 +1,10 @@
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { StoreReader, StoreWriter } from "@switchyard/shared";
+import type { Keys, StoreReader, StoreWriter } from "@switchyard/shared";
 import type { Token } from "./config.js";
+import type { AckWatcher } from "./fleet/acks.js";
+import { agentsApi } from "./http/agents-api.js";
 import { authenticate } from "./http/auth.js";
 import { configApi } from "./http/config-api.js";
 import { ApiError, errorHandler } from "./http/errors.js";
@@ -12,6 +14,8 @@ import { seedApi, seedMethodGuard } from "./http/seed-api.js";
 
 export interface AppDeps {
   redis: Redis;
+  keys: Keys;
+  acks: AckWatcher;
   reader: StoreReader;
   writer: StoreWriter;
   tokens: Token[];
@@ -28,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(authenticate(deps.tokens));
   app.use(readApi(deps));
   app.use(configApi(deps));
+  app.use(agentsApi(deps));
   app.use(seedApi(deps));
   app.use((req, _res, next) => next(new ApiError(404, "not_found", `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { StoreReader, StoreWriter, buildKeys } from "@switchyard/shared";
 import { createApp } from "./app.js";
+import { AckWatcher } from "./fleet/acks.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { createRedis } from "./redis.js";
@@ -18,8 +19,11 @@ try {
 const log = createLogger(config.logLevel, "switchyard-controller");
 const redis = createRedis({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }, log);
 const keys = buildKeys(config.prefix);
+const acks = new AckWatcher(config.redisUrl, redis, keys, log);
 const app = createApp({
   redis,
+  keys,
+  acks,
   reader: new StoreReader(redis, keys),
   writer: new StoreWriter(redis, keys, config.logCap, config.auditCap),
   tokens: config.tokens,
@@ -37,6 +41,7 @@ function shutdown(signal: string): void {
   stopping = true;
   log.info({ signal }, "shutting down");
   server.close(() => {
+    acks.close();
     redis.disconnect();
     process.exit(0);
   });

@@ -12,7 +12,10 @@ before(async () => {
   server = await startRedis();
 });
 after(async () => {
-  for (const f of fixtures) f.redis.disconnect();
+  for (const f of fixtures) {
+    f.acks.close();
+    f.redis.disconnect();
+  }
   await server.stop();
 });
 beforeEach(async () => {

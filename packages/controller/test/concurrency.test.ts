@@ -13,6 +13,7 @@ before(async () => {
   await readyRedis(fx.redis);
 });
 after(async () => {
+  fx.acks.close();
   fx.redis.disconnect();
   await server.stop();
 });

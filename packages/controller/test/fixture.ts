@@ -6,6 +6,7 @@ import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, type Keys } from "@sw
 import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
+import { AckWatcher } from "../src/fleet/acks.js";
 import { createRedis } from "../src/redis.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
@@ -18,6 +19,7 @@ export const auth = (secret = WRITE) => ({ Authorization: `Bearer ${secret}` });
 
 export interface Fixture {
   app: Express;
+  acks: AckWatcher;
   keys: Keys;
   reader: StoreReader;
   redis: Redis;
@@ -31,12 +33,13 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   const redis = createRedis({ url: server.url, commandTimeoutMs }, log);
   const keys = buildKeys(randomPrefix());
   const reader = new StoreReader(redis, keys);
-  const app = createApp({ redis, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
+  const acks = new AckWatcher(server.url, redis, keys, log);
+  const app = createApp({ redis, keys, acks, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };
   };
-  return { app, keys, reader, redis, fingerprint };
+  return { app, acks, keys, reader, redis, fingerprint };
 }
 
 /** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */

@@ -15,6 +15,7 @@ before(async () => {
 });
 after(async () => {
   server.resume();
+  fx.acks.close();
   fx.redis.disconnect();
   await server.stop();
 });

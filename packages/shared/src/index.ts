@@ -8,3 +8,4 @@ export * from "./protocol.js";
 export * from "./store/errors.js";
 export * from "./store/write.js";
 export * from "./store/read.js";
+export * from "./apply.js";

@@ -45,6 +45,12 @@ export interface Keys {
   readonly audit: string;
   /** Pub/sub channel: one message per committed revision (see protocol.ts). */
   readonly changes: string;
+  /** Pub/sub channel: agents announce each revision they applied. */
+  readonly acks: string;
+  /** Sorted set: agent id scored by the time (ms) its heartbeat record expires. */
+  readonly agents: string;
+  /** String with a TTL: one agent's heartbeat record (JSON). */
+  agent(id: string): string;
 }
 
 export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
@@ -60,5 +66,8 @@ export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
     log: `${p}:log`,
     audit: `${p}:audit`,
     changes: `${p}:changes`,
+    acks: `${p}:acks`,
+    agents: `${p}:agents`,
+    agent: (id) => `${p}:agent:${id}`,
   };
 }

@@ -38,3 +38,30 @@ export function classify(applied: number, incoming: number): Arrival {
   if (incoming <= applied) return "stale";
   return incoming === applied + 1 ? "next" : "gap";
 }
+
+/** Agent ids travel in keys and channels, so they obey the same no-glob, no-space rule as names. */
+export const AgentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, {
+  message: "agent id must be 1-128 of A-Z a-z 0-9 . _ : - and start with a letter or digit",
+});
+
+/** Published on `keys.acks` after an agent applied `revision` (and so every earlier one). */
+export const AckMessage = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  agent: AgentId,
+  revision: z.int().nonnegative(),
+  appliedAt: z.int().nonnegative(),
+});
+export type AckMessage = z.infer<typeof AckMessage>;
+
+/** Stored at `keys.agent(id)` with a TTL and refreshed every <= 2 s: proof of life and of what is applied. */
+export const AgentRecord = z.object({
+  id: AgentId,
+  revision: z.int().nonnegative(),
+  appliedAt: z.int().nonnegative().nullable(),
+  startedAt: z.int().nonnegative(),
+  version: z.string(),
+  address: z.string(),
+  /** Per-worker revisions when the agent runs several processes; the ack counts the minimum. */
+  workers: z.array(z.object({ pid: z.int(), revision: z.int().nonnegative() })).optional(),
+});
+export type AgentRecord = z.infer<typeof AgentRecord>;

@@ -4,7 +4,7 @@ import {
 } from "@switchyard/shared";
 import { requireWrite } from "./auth.js";
 import { ApiError, methodNotAllowed } from "./errors.js";
-import { expectedRevision, write, type WriteDeps } from "./write.js";
+import { expectedRevision, writeAndWait, type WriteDeps } from "./write.js";
 
 const USAGE =
   "usage: curl -X POST -H 'Authorization: Bearer $TOKEN' 'http://CONTROLLER/_switch_upstream?host=HOST&upstream=UPSTREAM' " +
@@ -48,9 +48,13 @@ export function seedApi(deps: WriteDeps & { reader: StoreReader }): Router {
           [old, seen] = [describeRoute(value as Parameters<typeof describeRoute>[0]), revision];
         }
         try {
-          const { revision } = await write(deps, req, [op], ifMatch ?? seen);
-          res.setHeader("ETag", `"${revision}"`).type("text/plain");
-          res.send(`${host ?? "default"} change upstream from ${old} to ${rawUpstream}\n`);
+          const result = await writeAndWait(deps, req, [op], ifMatch ?? seen);
+          let text = `${host ?? "default"} change upstream from ${old} to ${rawUpstream}\n`;
+          if ("complete" in result) {
+            const total = result.applied.length + result.missing.length;
+            text += `applied on ${result.applied.length}/${total} agents${result.missing.length ? `; missing: ${result.missing.join(", ")}` : ""}\n`;
+          }
+          res.setHeader("ETag", `"${result.revision}"`).type("text/plain").send(text);
           return;
         } catch (err) {
           const retry = ifMatch === undefined && attempt < ATTEMPTS && err instanceof WriteRefused && err.refusal.code === "rev_mismatch";

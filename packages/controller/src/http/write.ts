@@ -1,7 +1,25 @@
 import type { Request, Response } from "express";
 import type { Logger } from "pino";
 import type { Op, StoreWriter, WriteResult } from "@switchyard/shared";
+import type { AckWatcher, WaitResult } from "../fleet/acks.js";
 import { ApiError } from "./errors.js";
+
+export const MAX_WAIT_MS = 120_000;
+const DEFAULT_WAIT_MS = 5000;
+
+/** `?wait=applied&timeout=MS`; validated before anything is written. */
+export function waitRequest(req: Request): { timeoutMs: number } | undefined {
+  const { wait, timeout } = req.query;
+  if (wait === undefined) {
+    if (timeout !== undefined) throw new ApiError(400, "invalid", "timeout goes with wait=applied", "timeout");
+    return undefined;
+  }
+  if (wait !== "applied") throw new ApiError(400, "invalid", "wait must be 'applied'", "wait");
+  if (timeout === undefined) return { timeoutMs: DEFAULT_WAIT_MS };
+  const ms = typeof timeout === "string" && /^\d{1,6}$/.test(timeout) ? Number(timeout) : NaN;
+  if (!(ms >= 1 && ms <= MAX_WAIT_MS)) throw new ApiError(400, "invalid", `timeout must be an integer from 1 to ${MAX_WAIT_MS} (ms)`, "timeout");
+  return { timeoutMs: ms };
+}
 
 /** `If-Match: "<revision>"` (or `*`, or a bare number) -> the revision a write expects. */
 export function expectedRevision(req: Request): number | undefined {
@@ -14,6 +32,7 @@ export function expectedRevision(req: Request): number | undefined {
 
 export interface WriteDeps {
   writer: StoreWriter;
+  acks: AckWatcher;
   log: Logger;
 }
 
@@ -25,9 +44,28 @@ export async function write(deps: WriteDeps, req: Request, ops: Op[], expected =
   return result;
 }
 
+/**
+ * Writes, then optionally waits until every agent that was live before the write has acked the
+ * new revision (or the timeout passes). The fleet is listed before the write so an agent that
+ * joins later cannot hold the answer up, and one that dies shows up in `missing`.
+ */
+export async function writeAndWait(deps: WriteDeps, req: Request, ops: Op[], expected = expectedRevision(req)): Promise<WaitResult | { revision: number }> {
+  const wait = waitRequest(req);
+  if (!wait) return write(deps, req, ops, expected).then(({ revision }) => ({ revision }));
+  const pending = await deps.acks.begin();
+  let revision: number;
+  try {
+    ({ revision } = await write(deps, req, ops, expected));
+  } catch (err) {
+    pending.cancel();
+    throw err;
+  }
+  return pending.wait(revision, wait.timeoutMs);
+}
+
 /** The write flow's HTTP end: REST -> store -> Lua script -> publish. Answers 200 { revision }. */
 export async function commit(deps: WriteDeps, req: Request, res: Response, ops: Op[]): Promise<void> {
-  const { revision } = await write(deps, req, ops);
-  res.setHeader("ETag", `"${revision}"`);
-  res.json({ revision });
+  const result = await writeAndWait(deps, req, ops);
+  res.setHeader("ETag", `"${result.revision}"`);
+  res.json(result);
 }

@@ -1,0 +1,38 @@
+import { createServer, type Server, type ServerResponse } from "node:http";
+
+export interface AdminStatus {
+  id: string;
+  revision: number;
+  appliedAt: string | null;
+  redis: "connected" | "disconnected";
+  lastError: string | null;
+  routes: number;
+  pools: number;
+}
+
+export interface AdminDeps {
+  ready(): boolean;
+  status(): AdminStatus;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
+}
+
+/** Read-only admin listener (bind it to loopback): liveness, readiness (a table is applied), status. */
+export function createAdminServer(deps: AdminDeps): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const known = path === "/healthz" || path === "/readyz" || path === "/status";
+    if (!known) return json(res, 404, { error: "not_found", message: `no endpoint ${path}` });
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET");
+      return json(res, 405, { error: "method_not_allowed", message: "the admin endpoints are read-only; use GET" });
+    }
+    if (path === "/healthz") return json(res, 200, { status: "ok" });
+    if (path === "/readyz") {
+      return deps.ready() ? json(res, 200, { status: "ready" }) : json(res, 503, { error: "not_ready", message: "no route table applied yet" });
+    }
+    return json(res, 200, deps.status());
+  });
+}

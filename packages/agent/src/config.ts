@@ -1,0 +1,83 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+import { AgentId, prefixProblem } from "@switchyard/shared";
+
+const Port = z.coerce.number().int().min(0).max(65535);
+const Ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const Env = z
+  .object({
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
+    SWITCHYARD_PREFIX: z.string().default("switchyard").superRefine((p, ctx) => {
+      const problem = prefixProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    /** Defaults to `<hostname>:<AGENT_PORT>`, unique per machine and port. */
+    AGENT_ID: AgentId.optional(),
+    /** The proxy listens on every interface by default: it is the edge. */
+    AGENT_HOST: z.string().min(1).default("0.0.0.0"),
+    AGENT_PORT: Port.default(8080),
+    /** The admin listener exposes state; loopback unless deliberately opened. */
+    AGENT_ADMIN_HOST: z.string().min(1).default("127.0.0.1"),
+    AGENT_ADMIN_PORT: Port.default(9901),
+    /** An upstream that does not answer in time gets 504. */
+    AGENT_UPSTREAM_TIMEOUT_MS: Ms(1, 3_600_000).default(30_000),
+    /** CIDRs whose X-Forwarded-* the edge extends instead of replacing; none by default. */
+    AGENT_TRUSTED_PROXIES: z.string().default(""),
+    /** SIGTERM waits this long for in-flight requests before closing what is left. */
+    AGENT_DRAIN_TIMEOUT_MS: Ms(0, 600_000).default(10_000),
+    /** Heartbeat period (<= 2 s) and record TTL (<= 6 s): a dead agent disappears within the TTL. */
+    AGENT_HEARTBEAT_MS: Ms(100, 2000).default(1000),
+    AGENT_HEARTBEAT_TTL_MS: Ms(500, 6000).default(5000),
+    /** Watchdog PING period and deadline; together they bound dead-link detection (3 s). */
+    AGENT_PING_INTERVAL_MS: Ms(100, 2000).default(1000),
+    AGENT_PING_TIMEOUT_MS: Ms(100, 2000).default(1000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((e, ctx) => {
+    if (e.AGENT_PING_INTERVAL_MS + e.AGENT_PING_TIMEOUT_MS > 3000) {
+      ctx.addIssue({ code: "custom", path: ["AGENT_PING_TIMEOUT_MS"], message: "ping interval + timeout must be <= 3000 ms (dead-link detection bound)" });
+    }
+    if (e.AGENT_HEARTBEAT_TTL_MS < 2 * e.AGENT_HEARTBEAT_MS) {
+      ctx.addIssue({ code: "custom", path: ["AGENT_HEARTBEAT_TTL_MS"], message: "TTL must be at least twice the heartbeat period" });
+    }
+  });
+
+export type AgentConfig = ReturnType<typeof shape>;
+
+function shape(e: z.output<typeof Env>) {
+  return {
+    redisUrl: e.REDIS_URL,
+    prefix: e.SWITCHYARD_PREFIX,
+    id: e.AGENT_ID ?? `${hostname()}:${e.AGENT_PORT}`,
+    host: e.AGENT_HOST,
+    port: e.AGENT_PORT,
+    adminHost: e.AGENT_ADMIN_HOST,
+    adminPort: e.AGENT_ADMIN_PORT,
+    upstreamTimeoutMs: e.AGENT_UPSTREAM_TIMEOUT_MS,
+    trustedProxies: e.AGENT_TRUSTED_PROXIES,
+    drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
+    heartbeatMs: e.AGENT_HEARTBEAT_MS,
+    heartbeatTtlMs: e.AGENT_HEARTBEAT_TTL_MS,
+    pingIntervalMs: e.AGENT_PING_INTERVAL_MS,
+    pingTimeoutMs: e.AGENT_PING_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment once; every problem is reported together. */
+export function loadConfig(env: NodeJS.ProcessEnv, extra: (c: AgentConfig) => string[] = () => []): AgentConfig {
+  const r = Env.safeParse(env);
+  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const config = shape(r.data);
+  const problems = extra(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,80 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { PROTOCOL_VERSION, type AgentRecord, type Keys } from "@switchyard/shared";
+
+export interface ProofOptions {
+  id: string;
+  version: string;
+  address: string;
+  /** Heartbeat period; the record's TTL is `ttlMs`, so it is gone at most `ttlMs` after the agent dies. */
+  intervalMs: number;
+  ttlMs: number;
+}
+
+/**
+ * Proof of apply. After revision R is installed the agent PUBLISHes an ack and rewrites its
+ * heartbeat record in the same MULTI, so the controller learns of R either from the ack (fast) or
+ * from the record (if the ack was lost with a subscription). The record also carries liveness:
+ * it expires `ttlMs` after the last heartbeat, and the `agents` sorted set indexes live ids.
+ */
+export class Proof {
+  private readonly startedAt = Date.now();
+  private revision = 0;
+  private appliedAt: number | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly opts: ProofOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.send(false), this.opts.intervalMs);
+    this.timer.unref();
+    void this.send(false);
+  }
+
+  applied(revision: number, appliedAt: number): void {
+    this.revision = revision;
+    this.appliedAt = appliedAt;
+    void this.send(true);
+  }
+
+  record(): AgentRecord & { seenAt: number } {
+    const { id, version, address } = this.opts;
+    return { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
+  }
+
+  private async send(ack: boolean): Promise<void> {
+    if (this.stopped || this.redis.status !== "ready") return;
+    const rec = this.record();
+    const m = this.redis
+      .multi()
+      .set(this.keys.agent(rec.id), JSON.stringify(rec), "PX", this.opts.ttlMs)
+      .zadd(this.keys.agents, rec.seenAt + this.opts.ttlMs, rec.id);
+    if (ack) {
+      m.publish(this.keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: rec.id, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt }));
+    }
+    try {
+      await m.exec();
+    } catch (err) {
+      // The next heartbeat carries the same revision; an ack lost here is recovered from the record.
+      this.log.debug({ err: (err as Error).message }, "heartbeat not sent");
+    }
+  }
+
+  /** Deregisters, so the controller stops waiting for this agent at once rather than after the TTL. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    if (this.redis.status !== "ready") return;
+    try {
+      await this.redis.multi().del(this.keys.agent(this.opts.id)).zrem(this.keys.agents, this.opts.id).exec();
+    } catch {
+      // The TTL removes it anyway.
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import type { Logger } from "pino";
+import {
+  ChangeMessage, applyOps, classify, isEmptyState, type State, type StoreReader,
+} from "@switchyard/shared";
+
+export interface SyncDeps {
+  reader: StoreReader;
+  log: Logger;
+  /** Builds and swaps the serving table; throws if the state cannot be compiled (nothing is swapped then). */
+  install(revision: number, state: State): void;
+  /** Called after every install, in revision order. */
+  onApplied(revision: number, appliedAt: number): void;
+}
+
+export interface SyncStatus {
+  revision: number;
+  appliedAt: number | null;
+  initialized: boolean;
+  lastError: string | null;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * The push flow: channel -> sync -> route-table swap.
+ *
+ * Every piece of work runs on one promise chain, so applies happen strictly in order and a
+ * resync never interleaves with a message. Before the first table is installed, messages are
+ * buffered and applied in revision order once the snapshot is in (subscribe, snapshot, buffer).
+ * After that, each message is next (apply), stale (ignore) or a gap (catch up from the change
+ * log, or from a snapshot when the log no longer reaches back).
+ *
+ * Invariants: nothing is installed unless it validated; a snapshot of an empty Redis never
+ * replaces a non-empty table (Redis restarted empty); the table keeps serving whatever happens here.
+ */
+export class SyncEngine {
+  private revision = 0;
+  private appliedAt: number | null = null;
+  private state: State | null = null;
+  private lastError: string | null = null;
+  private initialized = false;
+  private buffer: ChangeMessage[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private resyncQueued = false;
+  /** Redis went backwards (restart, failover): adopt the next snapshot that routes anything. */
+  private diverged = false;
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  status(): SyncStatus {
+    return { revision: this.revision, appliedAt: this.appliedAt, initialized: this.initialized, lastError: this.lastError };
+  }
+
+  onRaw(raw: string): void {
+    let msg: ChangeMessage;
+    try {
+      msg = ChangeMessage.parse(JSON.parse(raw));
+    } catch (err) {
+      // An unreadable hint is not applied; the log or a snapshot tells what it should have said.
+      this.fail(`invalid change message ignored: ${message(err).slice(0, 200)}`);
+      this.resync();
+      return;
+    }
+    if (!this.initialized) {
+      this.buffer.push(msg);
+      return;
+    }
+    this.enqueue(() => this.handle(msg));
+  }
+
+  /** Catch up from wherever we are; called at start and after every reconnect. Coalesces. */
+  resync(): void {
+    if (this.resyncQueued) return;
+    this.resyncQueued = true;
+    this.enqueue(async () => {
+      this.resyncQueued = false;
+      if (!this.initialized) await this.initialize();
+      else await this.catchUp();
+    });
+  }
+
+  /** Resolves when all work queued so far is done (tests and shutdown). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch((err) => {
+      this.fail(`sync failed: ${message(err)}`);
+    });
+  }
+
+  private async initialize(): Promise<void> {
+    await this.loadSnapshot();
+    if (!this.initialized) return;
+    const buffered = this.buffer.sort((a, b) => a.rev - b.rev);
+    this.buffer = [];
+    for (const msg of buffered) await this.handle(msg);
+  }
+
+  private async handle(msg: ChangeMessage): Promise<void> {
+    if (this.diverged) return this.loadSnapshot();
+    switch (classify(this.revision, msg.rev)) {
+      case "stale":
+        return;
+      case "next":
+        return this.applyChange(msg);
+      case "gap":
+        this.deps.log.info({ applied: this.revision, got: msg.rev }, "revision gap; catching up");
+        return this.catchUp();
+    }
+  }
+
+  private async applyChange(msg: ChangeMessage): Promise<void> {
+    let next: State;
+    try {
+      next = applyOps(this.state ?? { defaultUpstream: null, pools: {}, routes: {} }, msg.ops);
+      this.install(msg.rev, next);
+    } catch (err) {
+      this.fail(`revision ${msg.rev} rejected: ${message(err)}`);
+      // The change may be fine against the authoritative state even if not against ours.
+      await this.loadSnapshot();
+    }
+  }
+
+  private async catchUp(): Promise<void> {
+    if (this.diverged) return this.loadSnapshot();
+    const r = await this.deps.reader.changesSince(this.revision);
+    if (r.kind === "current") return;
+    if (r.kind === "snapshot_required") {
+      this.deps.log.info({ applied: this.revision, reason: r.reason }, "loading a snapshot");
+      return this.loadSnapshot();
+    }
+    for (const change of r.changes) {
+      if (classify(this.revision, change.rev) !== "next") continue;
+      await this.applyChange(change);
+      if (this.revision !== change.rev) return;
+    }
+  }
+
+  private async loadSnapshot(): Promise<void> {
+    let snap;
+    try {
+      snap = await this.deps.reader.snapshot();
+    } catch (err) {
+      // Both invalid content and an unreachable Redis land here; the current table stays.
+      this.fail(`snapshot not applied: ${message(err)}`);
+      return;
+    }
+    const ours = this.state !== null && !isEmptyState(this.state);
+    if (snap.revision < this.revision || this.diverged) {
+      const routesSomething = snap.state.defaultUpstream !== null || Object.keys(snap.state.routes).length > 0;
+      if (ours && !routesSomething) {
+        this.diverged = true;
+        this.fail(`Redis is at revision ${snap.revision} with no routes, behind applied ${this.revision} (restarted empty?); keeping the current table`);
+        return;
+      }
+      if (snap.revision < this.revision) this.deps.log.warn({ from: this.revision, to: snap.revision }, "Redis went backwards; adopting its state");
+      this.diverged = false;
+    } else if (snap.revision === this.revision && this.initialized) {
+      return;
+    }
+    try {
+      this.install(snap.revision, snap.state);
+    } catch (err) {
+      this.fail(`snapshot at revision ${snap.revision} rejected: ${message(err)}`);
+    }
+  }
+
+  private install(revision: number, state: State): void {
+    this.deps.install(revision, state);
+    this.revision = revision;
+    this.state = state;
+    this.appliedAt = Date.now();
+    this.initialized = true;
+    this.lastError = null;
+    this.deps.onApplied(revision, this.appliedAt);
+  }
+
+  private fail(error: string): void {
+    this.lastError = error;
+    this.deps.log.error({ applied: this.revision }, error);
+  }
+}

@@ -1,0 +1,127 @@
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { AckMessage, type Keys } from "@switchyard/shared";
+import { listAgents } from "./agents.js";
+
+export interface WaitResult {
+  revision: number;
+  complete: boolean;
+  applied: { id: string; appliedAt: string }[];
+  missing: string[];
+}
+
+// Acks are pub/sub hints; heartbeat records are the truth. While waiting, the records are re-read
+// this often, so an ack lost with a subscription costs at most this much extra latency.
+const RECORD_POLL_MS = 200;
+const SUBSCRIBE_GRACE_MS = 1000;
+
+/**
+ * Tracks one write's acknowledgements. It exists before the write is sent, so an ack that races
+ * the write's own reply is already recorded: acks are kept per agent (highest revision) until the
+ * revision is known.
+ */
+export class PendingAcks {
+  private readonly best = new Map<string, { revision: number; appliedAt: number }>();
+  private revision = Infinity;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly fleet: readonly string[],
+    private readonly release: (p: PendingAcks) => void,
+    private readonly cmd: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  saw(agent: string, revision: number, appliedAt: number): void {
+    const prev = this.best.get(agent);
+    if (!prev || revision > prev.revision) this.best.set(agent, { revision, appliedAt });
+    if (this.wake && this.missing().length === 0) this.wake();
+  }
+
+  private missing(): string[] {
+    return this.fleet.filter((id) => (this.best.get(id)?.revision ?? -1) < this.revision);
+  }
+
+  cancel(): void {
+    this.release(this);
+  }
+
+  async wait(revision: number, timeoutMs: number): Promise<WaitResult> {
+    this.revision = revision;
+    const finished = new Promise<void>((resolve) => (this.wake = resolve));
+    const timeout = setTimeout(() => this.wake?.(), timeoutMs);
+    const poll = async () => {
+      try {
+        for (const rec of await listAgents(this.cmd, this.keys)) {
+          if (rec.appliedAt !== null) this.saw(rec.id, rec.revision, rec.appliedAt);
+        }
+      } catch {
+        // Redis trouble: the deadline still ends the wait.
+      }
+    };
+    const poller = setInterval(() => void poll(), RECORD_POLL_MS);
+    try {
+      if (this.missing().length > 0) await poll();
+      if (this.missing().length > 0) await finished;
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(poller);
+      this.release(this);
+    }
+    const missing = this.missing();
+    const applied = this.fleet
+      .filter((id) => !missing.includes(id))
+      .map((id) => ({ id, appliedAt: new Date(this.best.get(id)?.appliedAt ?? 0).toISOString() }));
+    return { revision, complete: missing.length === 0, applied, missing };
+  }
+}
+
+/**
+ * Waits for the fleet to apply revisions. One subscriber connection serves every waiter. The
+ * agents to wait for are those live before the write, so one that joins later cannot hold the
+ * answer up, and one that dies shows up in `missing`.
+ */
+export class AckWatcher {
+  private readonly sub: Redis;
+  private readonly pending = new Set<PendingAcks>();
+  private readonly subscribed: Promise<unknown>;
+
+  constructor(
+    url: string,
+    private readonly cmd: Redis,
+    private readonly keys: Keys,
+    private readonly log: Logger,
+  ) {
+    this.sub = new Redis(url, { maxRetriesPerRequest: null, keepAlive: 1000 });
+    this.sub.on("error", (err) => this.log.debug({ err: err.message }, "ack subscriber error"));
+    this.sub.on("message", (_ch: string, raw: string) => this.onAck(raw));
+    this.subscribed = this.sub.subscribe(keys.acks).catch((err: Error) => this.log.warn({ err: err.message }, "ack subscribe failed"));
+  }
+
+  private onAck(raw: string): void {
+    let ack: AckMessage;
+    try {
+      ack = AckMessage.parse(JSON.parse(raw));
+    } catch {
+      return;
+    }
+    for (const p of this.pending) p.saw(ack.agent, ack.revision, ack.appliedAt);
+  }
+
+  /** Lists the live fleet and starts collecting acks; call before the write. */
+  async begin(): Promise<PendingAcks> {
+    // Right after start the subscription may still be in flight; records cover it if it takes long.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.subscribed, new Promise((r) => (timer = setTimeout(r, SUBSCRIBE_GRACE_MS)))]);
+    clearTimeout(timer);
+    const fleet = (await listAgents(this.cmd, this.keys)).map((a) => a.id);
+    const p = new PendingAcks(fleet, (x) => this.pending.delete(x), this.cmd, this.keys);
+    this.pending.add(p);
+    return p;
+  }
+
+  close(): void {
+    this.pending.clear();
+    this.sub.disconnect();
+  }
+}
