@@ -33,15 +33,27 @@ const Env = z
     AGENT_PING_INTERVAL_MS: Ms(100, 2000).default(1000),
     AGENT_PING_TIMEOUT_MS: Ms(100, 2000).default(1000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  })
-  .superRefine((e, ctx) => {
-    if (e.AGENT_PING_INTERVAL_MS + e.AGENT_PING_TIMEOUT_MS > 3000) {
-      ctx.addIssue({ code: "custom", path: ["AGENT_PING_TIMEOUT_MS"], message: "ping interval + timeout must be <= 3000 ms (dead-link detection bound)" });
-    }
-    if (e.AGENT_HEARTBEAT_TTL_MS < 2 * e.AGENT_HEARTBEAT_MS) {
-      ctx.addIssue({ code: "custom", path: ["AGENT_HEARTBEAT_TTL_MS"], message: "TTL must be at least twice the heartbeat period" });
-    }
   });
+
+/**
+ * Checks across fields. zod skips object-level refinements once any field fails, which would hide
+ * these behind the first typo, so they run on each field's own parse result instead.
+ */
+function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
+  const num = (k: "AGENT_PING_INTERVAL_MS" | "AGENT_PING_TIMEOUT_MS" | "AGENT_HEARTBEAT_MS" | "AGENT_HEARTBEAT_TTL_MS") => {
+    const r = Env.shape[k].safeParse(env[k]);
+    return r.success ? r.data : undefined;
+  };
+  const problems: string[] = [];
+  const [interval, timeout, beat, ttl] = [num("AGENT_PING_INTERVAL_MS"), num("AGENT_PING_TIMEOUT_MS"), num("AGENT_HEARTBEAT_MS"), num("AGENT_HEARTBEAT_TTL_MS")];
+  if (interval !== undefined && timeout !== undefined && interval + timeout > 3000) {
+    problems.push("AGENT_PING_TIMEOUT_MS: ping interval + timeout must be <= 3000 ms (dead-link detection bound)");
+  }
+  if (beat !== undefined && ttl !== undefined && ttl < 2 * beat) {
+    problems.push("AGENT_HEARTBEAT_TTL_MS: TTL must be at least twice the heartbeat period");
+  }
+  return problems;
+}
 
 export type AgentConfig = ReturnType<typeof shape>;
 
@@ -72,12 +84,17 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment once; every problem is reported together. */
-export function loadConfig(env: NodeJS.ProcessEnv, extra: (c: AgentConfig) => string[] = () => []): AgentConfig {
+/**
+ * Parses the environment once; every problem is reported together. `extra` adds checks that live
+ * elsewhere (the trusted-proxy CIDRs are parsed by the serve layer) on the raw environment.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, extra: (env: NodeJS.ProcessEnv) => string[] = () => []): AgentConfig {
   const r = Env.safeParse(env);
-  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
-  const config = shape(r.data);
-  const problems = extra(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  const problems = [
+    ...(r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)),
+    ...crossFieldProblems(env),
+    ...extra(env),
+  ];
+  if (!r.success || problems.length > 0) throw new ConfigError(problems);
+  return shape(r.data);
 }

@@ -1,1 +1,3 @@
-export {};
+export { loadConfig, ConfigError, type AgentConfig } from "./config.js";
+export { SyncEngine } from "./sync/sync.js";
+export { SyncRunner } from "./sync/runner.js";

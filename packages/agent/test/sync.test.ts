@@ -155,7 +155,7 @@ describe("gap repair (engine driven directly)", () => {
     // Revisions 3 and 2 arrive, out of order, before the snapshot (at 1) is loaded.
     e.onRaw(route(3, "b.com"));
     e.onRaw(route(2, "a.com"));
-    assert.deepEqual(installs, [], "nothing is applied before the snapshot");
+    assert.equal(installs.length, 0, "nothing is applied before the snapshot");
     e.resync();
     await e.idle();
     assert.deepEqual(installs.map((i) => [i.revision, i.routes]), [[1, 0], [2, 1], [3, 2]]);

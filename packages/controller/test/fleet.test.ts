@@ -43,7 +43,11 @@ async function fakeAgent(keys: Keys, id: string, delayMs: number) {
   await heartbeat(keys, id, 0);
   sub.on("message", (_ch, raw) => {
     const { rev } = ChangeMessage.parse(JSON.parse(raw));
-    setTimeout(() => void redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() })), delayMs);
+    // As a real agent does: rewrite the heartbeat record, then publish the ack.
+    setTimeout(async () => {
+      await heartbeat(keys, id, rev);
+      await redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() }));
+    }, delayMs);
   });
   await sub.subscribe(keys.changes);
   return sub;
@@ -77,10 +81,10 @@ test("wait=applied reports the agents that did not ack when the timeout passes",
   await heartbeat(fx.keys, "edge-silent", 0);
   try {
     const t0 = Date.now();
-    const res = await request(fx.app).post("/_switch_upstream?host=a.com&upstream=blue&wait=applied&timeout=400").set(auth()).expect(200);
+    const res = await request(fx.app).post("/_switch_upstream?host=a.com&upstream=blue&wait=applied&timeout=1500").set(auth()).expect(200);
     assert.match(res.text, /a\.com change upstream from none to blue\napplied on 1\/2 agents; missing: edge-silent\n/);
-    assert.ok(Date.now() - t0 >= 400);
-    const json = await request(fx.app).put("/v1/default?wait=applied&timeout=300").set(auth()).send({ upstream: "blue" }).expect(200);
+    assert.ok(Date.now() - t0 >= 1500);
+    const json = await request(fx.app).put("/v1/default?wait=applied&timeout=1000").set(auth()).send({ upstream: "blue" }).expect(200);
     assert.equal(json.body.complete, false);
     assert.deepEqual(json.body.missing, ["edge-silent"]);
   } finally {

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Seeds the demo topology through the controller's public API: pools blue and green (two
+// instances each) and demo.local -> blue. Used by `pnpm demo` and by the compose `seed` service,
+// so both start from the same state. Safe to run twice: PUTs are idempotent.
+//   CONTROLLER_URL=http://127.0.0.1:7070 TOKEN=... BLUE=127.0.0.1:3001,127.0.0.1:3002 GREEN=... node examples/seed.mjs
+
+export async function seed({ url, token, blue, green, host = "demo.local", attempts = 60 }) {
+  const call = async (method, path, body) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  for (let i = 1; ; i++) {
+    try {
+      const ready = await fetch(`${url}/readyz`);
+      if (ready.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i >= attempts) throw new Error(`controller at ${url} not ready`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const pool = (list) => ({ targets: list.map((address) => ({ address })), keepalive: 16 });
+  await call("PUT", "/v1/pools/blue", pool(blue));
+  await call("PUT", "/v1/pools/green", pool(green));
+  return call("PUT", `/v1/routes/${host}`, { upstream: "blue" });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const list = (s) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const result = await seed({
+    url: process.env.CONTROLLER_URL ?? "http://127.0.0.1:7070",
+    token: process.env.TOKEN ?? "",
+    blue: list(process.env.BLUE),
+    green: list(process.env.GREEN),
+  });
+  console.log(`seeded demo.local -> blue at revision ${result.revision}`);
+}

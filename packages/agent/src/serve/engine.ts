@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { formatAddress, parseAddress, type Address } from "@switchyard/shared";
+
+/**
+ * The forwarding boundary: the proxy server decides *where* a request goes, an engine moves the
+ * bytes. Everything an engine must guarantee is pinned by test/proxy-conformance.ts, so a second
+ * implementation (undici, say) can be dropped in and checked against the same suite.
+ */
+
+/**
+ * A parsed upstream address plus its canonical spelling. `key` is computed once, when the table is
+ * compiled, because engines index per-target state (connection pools) by it on every request.
+ */
+export type Target = Address & { readonly key: string };
+
+/** Idle keep-alive connections per target when the pool does not say. */
+export const DEFAULT_KEEPALIVE = 32;
+
+export interface ForwardTarget {
+  address: Target;
+  /** Idle connections to keep for this target; 0 closes each upstream connection after use. */
+  keepalive: number;
+  /** Pool name or address, for logs. */
+  upstreamLabel: string;
+}
+
+export interface ForwardEngine {
+  /**
+   * Proxies one request and owns `res` from here on: it always ends or destroys it, answering
+   * 502/504 itself when the upstream fails. Never throws for upstream or client failures.
+   */
+  forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): void;
+  /** Proxies a WebSocket handshake the caller has already vetted; owns `socket` from here on. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget): void;
+  /**
+   * Forgets per-target state for targets outside `keys` (Target.key values), after a table swap.
+   * Idle connections close now; busy ones close when their response ends, so nothing in flight breaks.
+   */
+  retain(keys: ReadonlySet<string>): void;
+  /** Closes every upstream connection, busy or not. */
+  close(): void;
+}
+
+/** Throws on a malformed address: tables are compiled from validated state, so this is a bug. */
+export function toTarget(raw: string): Target {
+  const r = parseAddress(raw);
+  if (!r.ok) throw new Error(`invalid upstream address '${raw}': ${r.message}`);
+  return { ...r.address, key: formatAddress(r.address) };
+}
+
+// Once the status line is on the wire a failure can only be signalled by cutting the connection,
+// so the status a client observed no longer says what went wrong. Engines record it here instead,
+// for whoever counts results; a WeakMap keeps it off the response object and collects with it.
+const failures = new WeakMap<ServerResponse, number>();
+
+export function noteFailure(res: ServerResponse, status: number): void {
+  failures.set(res, status);
+}
+
+export function failureOf(res: ServerResponse): number | undefined {
+  return failures.get(res);
+}
+
+/** The edge's own error bodies: small, JSON, and never carrying a stack or an internal error text. */
+export function sendError(res: ServerResponse, status: number, error: string, message: string, close = false): void {
+  const body = JSON.stringify({ error, message });
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+  };
+  if (close) headers.connection = "close";
+  res.writeHead(status, headers).end(body);
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/**
+ * The same error shape written straight onto a raw socket, for the two places with no
+ * ServerResponse: failed upgrades and unparsable requests. The connection is always closed after,
+ * because what follows on it can no longer be framed.
+ */
+export function sendSocketError(socket: Duplex, status: number, error: string, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error, message });
+  const head =
+    `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
+    "content-type: application/json\r\n" +
+    `content-length: ${Buffer.byteLength(body)}\r\n` +
+    "connection: close\r\n\r\n";
+  socket.end(head + body, () => socket.destroy());
+}

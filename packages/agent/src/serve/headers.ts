@@ -1,0 +1,163 @@
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { BlockList, isIP, isIPv4 } from "node:net";
+
+/**
+ * Header policy at the edge: which headers belong to one hop only, and what the upstream is told
+ * about the client. Engine-independent, so every engine strips and sets exactly the same things.
+ */
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus the non-standard Proxy-Connection and Keep-Alive. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+// A `Connection` header may name any field as hop-by-hop. These are never dropped on that say-so:
+// losing Content-Length would change how the body is framed to the next hop (a smuggling vector)
+// and losing Host would change which site the upstream serves.
+const NEVER_NAMED_AWAY: ReadonlySet<string> = new Set(["host", "content-length"]);
+
+const ONLY_CHUNKED = /^\s*chunked\s*$/i;
+
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const joined = Array.isArray(value) ? value.join(",") : value;
+  const out: string[] = [];
+  for (const t of joined.split(",")) {
+    const name = t.trim().toLowerCase();
+    if (name !== "" && !NEVER_NAMED_AWAY.has(name)) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * Removes hop-by-hop fields from a request before it goes upstream, in place.
+ *
+ * Transfer-Encoding is the exception: a request that arrived with a body in chunks leaves with it
+ * (Node re-chunks what it writes), so its declaration is kept as sent. Node's parser only accepts
+ * it with `chunked` as the final coding, and any coding before that (gzip) is still applied to the
+ * bytes passed on. Dropping it would leave a request that declares neither a length nor chunking,
+ * and the upstream would read its body as a second request.
+ *
+ * For a WebSocket handshake, `Upgrade: websocket` and `Connection: upgrade` are what the next hop
+ * needs to see, so they are re-declared rather than removed.
+ */
+export function stripRequestHopByHop(headers: IncomingHttpHeaders, websocket: boolean): void {
+  const coding = headers["transfer-encoding"];
+  for (const name of connectionTokens(headers.connection)) delete headers[name];
+  for (const name of HOP_BY_HOP) delete headers[name];
+  if (coding !== undefined) headers["transfer-encoding"] = coding;
+  if (websocket) {
+    headers.connection = "upgrade";
+    headers.upgrade = "websocket";
+  }
+}
+
+/**
+ * The upstream response's headers without hop-by-hop fields, as the flat [name, value, ...] list
+ * `res.writeHead` accepts: built from rawHeaders so repeated fields (Set-Cookie) and the
+ * upstream's spelling survive. Node then frames the response for the client itself. A
+ * Transfer-Encoding carrying a coding besides `chunked` (gzip, chunked) stays, for the same reason
+ * as on requests: Node removed only the chunking and the bytes still carry the rest.
+ */
+export function responseHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined): string[] {
+  const named = connectionTokens(connection);
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    if (lower === "transfer-encoding" && !ONLY_CHUNKED.test(value)) {
+      out.push(name, value);
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower) || (named.length > 0 && named.includes(lower))) continue;
+    out.push(name, value);
+  }
+  return out;
+}
+
+/** Splits a comma- or whitespace-separated list of CIDRs (a bare address means just that address). */
+export function parseCidrs(list: string): BlockList {
+  const blocks = new BlockList();
+  for (const entry of list.split(/[\s,]+/)) {
+    if (entry === "") continue;
+    const slash = entry.indexOf("/");
+    const addr = slash < 0 ? entry : entry.slice(0, slash);
+    const family = isIP(addr);
+    if (family === 0) throw new Error(`invalid CIDR '${entry}': '${addr}' is not an IPv4 or IPv6 address`);
+    const max = family === 4 ? 32 : 128;
+    const rawPrefix = slash < 0 ? String(max) : entry.slice(slash + 1);
+    const prefix = /^[0-9]{1,3}$/.test(rawPrefix) ? Number(rawPrefix) : NaN;
+    if (!(prefix >= 0 && prefix <= max)) throw new Error(`invalid CIDR '${entry}': prefix must be 0-${max}`);
+    blocks.addSubnet(addr, prefix, family === 4 ? "ipv4" : "ipv6");
+  }
+  return blocks;
+}
+
+/** IPv4 clients of a dual-stack listener show up as ::ffff:a.b.c.d; they are reported as a.b.c.d. */
+export function plainAddress(addr: string): string {
+  if (addr.startsWith("::ffff:")) {
+    const v4 = addr.slice(7);
+    if (isIPv4(v4)) return v4;
+  }
+  return addr;
+}
+
+function isTrusted(trusted: BlockList, addr: string): boolean {
+  const family = isIP(addr);
+  return family !== 0 && trusted.check(addr, family === 4 ? "ipv4" : "ipv6");
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(", ") : v;
+}
+
+/**
+ * Sets X-Real-IP and X-Forwarded-{For,Proto,Host} on a request about to be forwarded, in place.
+ *
+ * From an untrusted peer every client-sent value is replaced: a client must not be able to claim
+ * another address. From a peer in `trusted` (a load balancer in front of the edge), X-Forwarded-For
+ * is extended with the peer, X-Forwarded-Proto/Host are kept when present, and X-Real-IP is the
+ * right-most address in the chain that is not itself trusted: the first hop no trusted proxy
+ * vouches for. The walk stops at an entry that is not an IP address (taking the entry to its right),
+ * and if every entry is trusted the left-most one is the client.
+ */
+export function setForwardingHeaders(req: IncomingMessage, trusted: BlockList): void {
+  const h = req.headers;
+  const peer = plainAddress(req.socket.remoteAddress ?? "");
+  const host = h.host;
+  const clientXff = single(h["x-forwarded-for"]);
+  if (peer !== "" && isTrusted(trusted, peer)) {
+    h["x-forwarded-for"] = clientXff ? `${clientXff}, ${peer}` : peer;
+    h["x-real-ip"] = realIp(clientXff, peer, trusted);
+    h["x-forwarded-proto"] = single(h["x-forwarded-proto"]) ?? "http";
+    const fwdHost = single(h["x-forwarded-host"]) ?? host;
+    if (fwdHost === undefined) delete h["x-forwarded-host"];
+    else h["x-forwarded-host"] = fwdHost;
+    return;
+  }
+  h["x-forwarded-for"] = peer;
+  h["x-real-ip"] = peer;
+  h["x-forwarded-proto"] = "http";
+  if (host === undefined) delete h["x-forwarded-host"];
+  else h["x-forwarded-host"] = host;
+}
+
+function realIp(clientXff: string | undefined, peer: string, trusted: BlockList): string {
+  if (!clientXff) return peer;
+  const chain = clientXff.split(",");
+  let candidate = peer;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const addr = plainAddress((chain[i] as string).trim());
+    if (isIP(addr) === 0) return candidate;
+    candidate = addr;
+    if (!isTrusted(trusted, addr)) return addr;
+  }
+  return candidate;
+}

@@ -1,0 +1,192 @@
+import { isWildcard, looksLikeAddress, type Pool, type State, type Upstream } from "@switchyard/shared";
+import { toTarget, type Target } from "./engine.js";
+
+/**
+ * The serving form of a State: built once per applied revision, then only read. The sync layer
+ * swaps the whole table reference; a request holds on to the table it started with, so a swap
+ * never changes the answer half-way through a request.
+ *
+ * Routing order: exact host, then the longest matching wildcard, then the default upstream, then
+ * no route. Within a host that has rules the longest path prefix wins (plain string prefix, as in
+ * nginx: `/api` also matches `/apix`), and a path no rule covers goes to the default upstream.
+ */
+
+export type Resolution =
+  | {
+      readonly kind: "target";
+      /** Pool name or address: the label results are counted under. */
+      readonly upstream: string;
+      readonly target: Target;
+      /** The pool's keepalive when it sets one; the engine's default otherwise. */
+      readonly keepalive?: number;
+    }
+  | { readonly kind: "no_route" };
+
+export interface RouteTable {
+  readonly revision: number;
+  readonly routeCount: number;
+  readonly poolCount: number;
+  /** Every Target.key the table can resolve to, for ForwardEngine.retain after a swap. */
+  readonly addresses: ReadonlySet<string>;
+  /** `host` must already be normalized (normalizeHost); `path` carries no query string. */
+  resolve(host: string, path: string): Resolution;
+}
+
+export interface CompileOptions {
+  /** A [0, 1) source for split draws; tests pass a seeded one. */
+  random?: () => number;
+}
+
+/** One concrete choice an upstream reference makes per request. */
+type Chooser = () => Resolution;
+
+type CompiledRoute =
+  | { readonly rules: undefined; readonly choose: Chooser }
+  | { readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
+
+const NO_ROUTE: Resolution = Object.freeze({ kind: "no_route" });
+
+/**
+ * Smooth weighted round-robin, as nginx does it: every pick adds each target's weight to its
+ * running score, takes the highest score (first one on a tie) and subtracts the total weight from
+ * it. Over any window of `total` picks each target is chosen exactly `weight` times, and heavy
+ * targets are interleaved rather than bunched (5:1:1 gives a a b a c a a).
+ */
+export class SmoothWeightedRoundRobin<T> {
+  private readonly items: readonly T[];
+  private readonly weights: readonly number[];
+  private readonly scores: number[];
+  private readonly total: number;
+
+  constructor(entries: readonly { item: T; weight: number }[]) {
+    if (entries.length === 0) throw new Error("a balancer needs at least one target");
+    this.items = entries.map((e) => e.item);
+    this.weights = entries.map((e) => e.weight);
+    this.scores = entries.map(() => 0);
+    this.total = this.weights.reduce((a, b) => a + b, 0);
+  }
+
+  pick(): T {
+    if (this.items.length === 1) return this.items[0] as T;
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let i = 0; i < this.items.length; i++) {
+      const score = (this.scores[i] as number) + (this.weights[i] as number);
+      this.scores[i] = score;
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    this.scores[best] = bestScore - this.total;
+    return this.items[best] as T;
+  }
+}
+
+function poolChooser(name: string, pool: Pool): Chooser {
+  const balancer = new SmoothWeightedRoundRobin(pool.targets.map((t) => ({ item: toTarget(t.address), weight: t.weight })));
+  const keepalive = pool.keepalive;
+  return keepalive === undefined
+    ? () => ({ kind: "target", upstream: name, target: balancer.pick() })
+    : () => ({ kind: "target", upstream: name, target: balancer.pick(), keepalive });
+}
+
+class Compiler {
+  readonly addresses = new Set<string>();
+  private readonly pools = new Map<string, Chooser>();
+  private readonly direct = new Map<string, Chooser>();
+
+  constructor(state: State, private readonly random: () => number) {
+    for (const [name, pool] of Object.entries(state.pools)) {
+      for (const t of pool.targets) this.addresses.add(toTarget(t.address).key);
+      this.pools.set(name, poolChooser(name, pool));
+    }
+  }
+
+  private pool(name: string, where: string): Chooser {
+    const c = this.pools.get(name);
+    if (!c) throw new Error(`${where} names unknown pool '${name}'`);
+    return c;
+  }
+
+  /** Choosers are shared per pool, so every route using a pool advances the same rotation. */
+  upstream(u: Upstream, where: string): Chooser {
+    if (typeof u === "string") {
+      if (!looksLikeAddress(u)) return this.pool(u, where);
+      const known = this.direct.get(u);
+      if (known) return known;
+      const target = toTarget(u);
+      this.addresses.add(target.key);
+      const only: Resolution = Object.freeze({ kind: "target", upstream: target.key, target });
+      const c = () => only;
+      this.direct.set(u, c);
+      return c;
+    }
+    // Weight 0 keeps a pool named in the split (ready for a shift) while it takes no traffic.
+    const entries = Object.entries(u.split).filter(([, w]) => w > 0);
+    if (entries.length === 0) throw new Error(`${where} has a split with no positive weight`);
+    const choosers = entries.map(([name]) => this.pool(name, where));
+    if (choosers.length === 1) return choosers[0] as Chooser;
+    const cumulative: number[] = [];
+    let sum = 0;
+    for (const [, w] of entries) cumulative.push((sum += w));
+    const random = this.random;
+    return () => {
+      const r = random() * sum;
+      let i = 0;
+      while (i < cumulative.length - 1 && r >= (cumulative[i] as number)) i++;
+      return (choosers[i] as Chooser)();
+    };
+  }
+}
+
+export function compileTable(state: State, revision: number, opts: CompileOptions = {}): RouteTable {
+  const c = new Compiler(state, opts.random ?? Math.random);
+  const exact = new Map<string, CompiledRoute>();
+  // Keyed by the suffix after "*." so a lookup walks the request host's label suffixes.
+  const wildcards = new Map<string, CompiledRoute>();
+
+  for (const [host, route] of Object.entries(state.routes)) {
+    const where = `route '${host}'`;
+    let compiled: CompiledRoute;
+    if (route.rules !== undefined) {
+      const rules = route.rules
+        .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
+        .sort((a, b) => b.prefix.length - a.prefix.length);
+      compiled = { rules };
+    } else if (route.upstream !== undefined) {
+      compiled = { rules: undefined, choose: c.upstream(route.upstream, where) };
+    } else {
+      throw new Error(`${where} has neither upstream nor rules`);
+    }
+    if (isWildcard(host)) wildcards.set(host.slice(2), compiled);
+    else exact.set(host, compiled);
+  }
+
+  const fallback: Chooser = state.defaultUpstream === null ? () => NO_ROUTE : c.upstream(state.defaultUpstream, "defaultUpstream");
+
+  const findRoute = (host: string): CompiledRoute | undefined => {
+    const hit = exact.get(host);
+    if (hit !== undefined || wildcards.size === 0) return hit;
+    // Longest suffix first, and never the whole host: `*.example.com` is not `example.com`.
+    for (let dot = host.indexOf("."); dot >= 0; dot = host.indexOf(".", dot + 1)) {
+      const w = wildcards.get(host.slice(dot + 1));
+      if (w !== undefined) return w;
+    }
+    return undefined;
+  };
+
+  return Object.freeze({
+    revision,
+    routeCount: exact.size + wildcards.size,
+    poolCount: Object.keys(state.pools).length,
+    addresses: c.addresses,
+    resolve(host: string, path: string): Resolution {
+      const route = findRoute(host);
+      if (route === undefined) return fallback();
+      if (route.rules === undefined) return route.choose();
+      for (const rule of route.rules) if (path.startsWith(rule.prefix)) return rule.choose();
+      return fallback();
+    },
+  });
+}
