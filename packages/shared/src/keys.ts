@@ -51,6 +51,24 @@ export interface Keys {
   readonly agents: string;
   /** String with a TTL: one agent's heartbeat record (JSON). */
   agent(id: string): string;
+  /** Hash: fleet-wide cumulative traffic counters, fields `req:<upstream>` and `err:<upstream>`. */
+  readonly stats: string;
+  /** Pub/sub channel: preflight probe requests from the controller to every agent. */
+  readonly probes: string;
+  /** Hash with a TTL: agent id -> JSON ProbeReport for one probe request. */
+  probeResults(probeId: string): string;
+  /** Pub/sub channel: an agent announces it wrote its report for a probe (payload: probe id). */
+  readonly probeDone: string;
+  /** Hash: cutover id -> JSON cutover record. */
+  readonly cutovers: string;
+  /** Sorted set: cutover id scored by creation time (ms), for newest-first listing. */
+  readonly cutoverIndex: string;
+  /** String: the id of the active cutover holding a host (one active cutover per host). */
+  cutoverLock(host: string): string;
+  /** Stream: one cutover's progress events, for SSE. */
+  cutoverEvents(id: string): string;
+  /** BullMQ's own prefix: inside the same hash tag, so its keys share the slot. */
+  readonly bullPrefix: string;
 }
 
 export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
@@ -69,5 +87,14 @@ export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
     acks: `${p}:acks`,
     agents: `${p}:agents`,
     agent: (id) => `${p}:agent:${id}`,
+    stats: `${p}:stats`,
+    probes: `${p}:probes`,
+    probeResults: (id) => `${p}:probe:${id}`,
+    probeDone: `${p}:probe-done`,
+    cutovers: `${p}:cutovers`,
+    cutoverIndex: `${p}:cutover-index`,
+    cutoverLock: (host) => `${p}:cutover-lock:${host}`,
+    cutoverEvents: (id) => `${p}:cutover-events:${id}`,
+    bullPrefix: `${p}:bull`,
   };
 }

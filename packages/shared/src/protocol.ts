@@ -65,3 +65,37 @@ export const AgentRecord = z.object({
   workers: z.array(z.object({ pid: z.int(), revision: z.int().nonnegative() })).optional(),
 });
 export type AgentRecord = z.infer<typeof AgentRecord>;
+
+/** Traffic counter fields in `keys.stats`: cumulative since the fleet began, never reset. */
+export const statsField = {
+  requests: (upstream: string) => `req:${upstream}`,
+  errors: (upstream: string) => `err:${upstream}`,
+};
+
+/**
+ * Preflight: the controller PUBLISHes a ProbeRequest on `keys.probes`; every agent GETs `path` on
+ * each target (healthy = 2xx/3xx within `timeoutMs`), HSETs its ProbeReport into
+ * `keys.probeResults(id)` (field = agent id, the hash expires), then PUBLISHes the probe id on
+ * `keys.probeDone`. A target is healthy only when every live agent reached it.
+ */
+export const ProbeRequest = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  targets: z.array(z.string().max(200)).min(1).max(1024),
+  path: z.string().startsWith("/").max(1024),
+  timeoutMs: z.int().min(1).max(60_000),
+});
+export type ProbeRequest = z.infer<typeof ProbeRequest>;
+
+export const ProbeResult = z.object({
+  ok: z.boolean(),
+  status: z.int().optional(),
+  error: z.string().max(500).optional(),
+  ms: z.number().nonnegative(),
+});
+export const ProbeReport = z.object({
+  agent: AgentId,
+  at: z.int().nonnegative(),
+  results: z.record(z.string(), ProbeResult),
+});
+export type ProbeReport = z.infer<typeof ProbeReport>;
