@@ -8,6 +8,7 @@ import { createHttpProxyEngine } from "./serve/engine-http-proxy.js";
 import { parseCidrs } from "./serve/headers.js";
 import { createProxyServer } from "./serve/proxy-server.js";
 import { compileTable, type RouteTable } from "./serve/table.js";
+import { TrafficCounters } from "./signals/counters.js";
 import { SyncRunner } from "./sync/runner.js";
 import { pino } from "pino";
 import type { BlockList } from "node:net";
@@ -51,12 +52,15 @@ const runner = new SyncRunner(
     link: { url: config.redisUrl, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs, commandTimeoutMs: 2000 },
     proof: { id: config.id, version: VERSION, address: `${config.host}:${config.port}`, intervalMs: config.heartbeatMs, ttlMs: config.heartbeatTtlMs },
     retryMs: 2000,
+    probes: true,
   },
   install,
   log,
 );
 
-const proxy = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted as BlockList, log });
+// Per-upstream request/error counts for the controller's canary decisions (AGENT_STATS_FLUSH_MS = 1000).
+const counters = new TrafficCounters({ url: config.redisUrl, keys, flushMs: 1000, log });
+const proxy = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted as BlockList, log, onResult: counters.record });
 const admin = createAdminServer({
   ready: () => table !== undefined,
   status: () => {
@@ -80,6 +84,7 @@ async function listen(server: Server, port: number, host: string): Promise<void>
 await listen(admin, config.adminPort, config.adminHost);
 await listen(proxy, config.port, config.host);
 await runner.start();
+counters.start();
 log.info({ proxy: proxy.address(), admin: admin.address(), prefix: keys.prefix }, "agent listening");
 
 let stopping: Promise<void> | undefined;
@@ -87,6 +92,7 @@ function shutdown(signal: string): Promise<void> {
   stopping ??= (async () => {
     log.info({ signal }, "draining");
     await drain(proxy, config.drainTimeoutMs);
+    await counters.stop();
     await runner.stop();
     engine.close();
     await drain(admin, 1000);

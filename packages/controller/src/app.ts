@@ -1,7 +1,11 @@
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import type { Queue } from "bullmq";
 import type { Keys, StoreReader, StoreWriter } from "@switchyard/shared";
+import type { CutoverRepo } from "./cutover/repo.js";
+import type { CutoverJob } from "./cutover/queue.js";
+import { cutoversApi } from "./http/cutovers-api.js";
 import type { Token } from "./config.js";
 import type { AckWatcher } from "./fleet/acks.js";
 import { agentsApi } from "./http/agents-api.js";
@@ -16,6 +20,8 @@ export interface AppDeps {
   redis: Redis;
   keys: Keys;
   acks: AckWatcher;
+  repo: CutoverRepo;
+  queue: Queue<CutoverJob>;
   reader: StoreReader;
   writer: StoreWriter;
   tokens: Token[];
@@ -33,6 +39,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(readApi(deps));
   app.use(configApi(deps));
   app.use(agentsApi(deps));
+  app.use(cutoversApi(deps));
   app.use(seedApi(deps));
   app.use((req, _res, next) => next(new ApiError(404, "not_found", `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

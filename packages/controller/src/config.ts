@@ -52,6 +52,10 @@ const Env = z.object({
   SWITCHYARD_AUDIT_CAP: z.coerce.number().int().min(100).default(10_000),
   /** A hung Redis (SIGSTOP keeps the socket open) turns into 503 after this; keep it under 3 s. */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(2900).default(1500),
+  /** A controller that dies mid-cutover hands the job to another after about twice this. */
+  CUTOVER_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(10_000),
+  /** How often a cutover reads the edges' traffic counters and the operator's controls. */
+  CUTOVER_SAMPLE_MS: z.coerce.number().int().min(100).max(10_000).default(1000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -64,6 +68,8 @@ export type ControllerConfig = {
   logCap: number;
   auditCap: number;
   redisCommandTimeoutMs: number;
+  cutoverLockMs: number;
+  cutoverSampleMs: number;
   logLevel: string;
 };
 
@@ -90,6 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     logCap: e.SWITCHYARD_LOG_CAP,
     auditCap: e.SWITCHYARD_AUDIT_CAP,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    cutoverLockMs: e.CUTOVER_LOCK_MS,
+    cutoverSampleMs: e.CUTOVER_SAMPLE_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,8 +1,12 @@
 import { once } from "node:events";
+import { hostname } from "node:os";
 import { StoreReader, StoreWriter, buildKeys } from "@switchyard/shared";
 import { createApp } from "./app.js";
-import { AckWatcher } from "./fleet/acks.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { createCutoverQueue, createCutoverWorker } from "./cutover/queue.js";
+import { CutoverRepo } from "./cutover/repo.js";
+import { runCutover } from "./cutover/runner.js";
+import { AckWatcher } from "./fleet/acks.js";
 import { createLogger } from "./logger.js";
 import { createRedis } from "./redis.js";
 
@@ -19,32 +23,38 @@ try {
 const log = createLogger(config.logLevel, "switchyard-controller");
 const redis = createRedis({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }, log);
 const keys = buildKeys(config.prefix);
+const reader = new StoreReader(redis, keys);
+const writer = new StoreWriter(redis, keys, config.logCap, config.auditCap);
 const acks = new AckWatcher(config.redisUrl, redis, keys, log);
-const app = createApp({
-  redis,
-  keys,
-  acks,
-  reader: new StoreReader(redis, keys),
-  writer: new StoreWriter(redis, keys, config.logCap, config.auditCap),
-  tokens: config.tokens,
+const repo = new CutoverRepo(redis, keys);
+const queueOpts = { url: config.redisUrl, keys, lockMs: config.cutoverLockMs };
+const cutoverQueue = createCutoverQueue(queueOpts);
+const workerId = `${hostname()}:${process.pid}`;
+const cutoverWorker = createCutoverWorker(
+  queueOpts,
+  (id) => runCutover(id, { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs }),
   log,
-});
+);
+const app = createApp({ redis, keys, acks, repo, queue: cutoverQueue.queue, reader, writer, tokens: config.tokens, log });
 
 const server = app.listen(config.port, config.host);
 await once(server, "listening");
-const addr = server.address();
-log.info({ address: addr, prefix: keys.prefix, tokens: config.tokens.map((t) => `${t.name}:${t.scope}`) }, "controller listening");
+log.info({ address: server.address(), prefix: keys.prefix, workerId, tokens: config.tokens.map((t) => `${t.name}:${t.scope}`) }, "controller listening");
 
 let stopping = false;
 function shutdown(signal: string): void {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, "shutting down");
-  server.close(() => {
+  const done = async () => {
+    // A running cutover's lock is released by close(); another controller resumes it from its record.
+    await cutoverWorker.close();
+    await cutoverQueue.close();
     acks.close();
     redis.disconnect();
     process.exit(0);
-  });
+  };
+  server.close(() => void done());
   server.closeIdleConnections();
   setTimeout(() => process.exit(0), 10_000).unref();
 }

@@ -12,10 +12,7 @@ before(async () => {
   server = await startRedis();
 });
 after(async () => {
-  for (const f of fixtures) {
-    f.acks.close();
-    f.redis.disconnect();
-  }
+  for (const f of fixtures) await f.close();
   await server.stop();
 });
 beforeEach(async () => {

@@ -13,8 +13,7 @@ before(async () => {
   await readyRedis(fx.redis);
 });
 after(async () => {
-  fx.acks.close();
-  fx.redis.disconnect();
+  await fx.close();
   await server.stop();
 });
 

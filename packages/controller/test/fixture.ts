@@ -6,6 +6,9 @@ import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, type Keys } from "@sw
 import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
+import type { Queue } from "bullmq";
+import { createCutoverQueue, type CutoverJob } from "../src/cutover/queue.js";
+import { CutoverRepo } from "../src/cutover/repo.js";
 import { AckWatcher } from "../src/fleet/acks.js";
 import { createRedis } from "../src/redis.js";
 
@@ -20,11 +23,14 @@ export const auth = (secret = WRITE) => ({ Authorization: `Bearer ${secret}` });
 export interface Fixture {
   app: Express;
   acks: AckWatcher;
+  queue: Queue<CutoverJob>;
+  repo: CutoverRepo;
   keys: Keys;
   reader: StoreReader;
   redis: Redis;
   /** Everything a rejected request must leave untouched. */
   fingerprint(): Promise<unknown>;
+  close(): Promise<void>;
 }
 
 /** An app on a fresh random prefix, wired exactly like main.ts wires it. */
@@ -34,12 +40,19 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   const keys = buildKeys(randomPrefix());
   const reader = new StoreReader(redis, keys);
   const acks = new AckWatcher(server.url, redis, keys, log);
-  const app = createApp({ redis, keys, acks, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
+  const repo = new CutoverRepo(redis, keys);
+  const { queue, close: closeQueue } = createCutoverQueue({ url: server.url, keys, lockMs: 10_000 });
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };
   };
-  return { app, acks, keys, reader, redis, fingerprint };
+  const close = async () => {
+    acks.close();
+    await closeQueue();
+    redis.disconnect();
+  };
+  return { app, acks, queue, repo, keys, reader, redis, fingerprint, close };
 }
 
 /** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */

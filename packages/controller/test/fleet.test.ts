@@ -16,10 +16,7 @@ before(async () => {
   redis = new Redis(server.url);
 });
 after(async () => {
-  for (const f of fixtures) {
-    f.acks.close();
-    f.redis.disconnect();
-  }
+  for (const f of fixtures) await f.close();
   redis.disconnect();
   await server.stop();
 });

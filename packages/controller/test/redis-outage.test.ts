@@ -15,8 +15,7 @@ before(async () => {
 });
 after(async () => {
   server.resume();
-  fx.acks.close();
-  fx.redis.disconnect();
+  await fx.close();
   await server.stop();
 });
 

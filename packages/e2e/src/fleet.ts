@@ -55,7 +55,13 @@ async function startApp(color: string, procs: Proc[]): Promise<string[]> {
 }
 
 /** Redis (given), a controller, agents on their own loopback addresses, blue and green apps. */
-export async function startFleet(redis: RedisHandle, prefix: string, agentHosts: string[], agentEnv: Record<string, string> = {}): Promise<Fleet> {
+export async function startFleet(
+  redis: RedisHandle,
+  prefix: string,
+  agentHosts: string[],
+  agentEnv: Record<string, string> = {},
+  controllerEnv: Record<string, string> = {},
+): Promise<Fleet> {
   const procs: Proc[] = [];
   const controllerPort = await freePort();
   const common = { REDIS_URL: redis.url, SWITCHYARD_PREFIX: prefix, LOG_LEVEL: "warn" };
@@ -63,6 +69,7 @@ export async function startFleet(redis: RedisHandle, prefix: string, agentHosts:
     ...common,
     CONTROLLER_PORT: String(controllerPort),
     SWITCHYARD_TOKENS: `e2e:write:${TOKEN}`,
+    ...controllerEnv,
   });
   procs.push(controller);
   const controllerUrl = `http://127.0.0.1:${controllerPort}`;

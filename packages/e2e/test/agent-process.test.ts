@@ -48,7 +48,7 @@ test("readyz is 503 until the first table, status reports it, and SIGTERM drains
     await waitFor(async () => (await fetch(`http://127.0.0.1:${a.admin}/healthz`)).ok, { what: "admin up", timeoutMs: 10_000 });
     assert.equal((await fetch(`http://127.0.0.1:${a.admin}/readyz`)).status, 503);
     assert.equal((await get("127.0.0.1", a.port, "x")).status, 503);
-    const s = await (await fetch(`http://127.0.0.1:${a.admin}/status`)).json();
+    const s = (await (await fetch(`http://127.0.0.1:${a.admin}/status`)).json()) as { redis: string };
     assert.equal(s.redis, "disconnected");
     assert.equal((await fetch(`http://127.0.0.1:${a.admin}/status`, { method: "POST" })).status, 405);
   } finally {
@@ -59,7 +59,7 @@ test("readyz is 503 until the first table, status reports it, and SIGTERM drains
   await writer.write([{ op: "route.put", host: "slow.test", route: { upstream: `127.0.0.1:${slowPort}` } }], { actor: "t" });
   const b = await agent(prefix);
   await waitFor(async () => (await fetch(`http://127.0.0.1:${b.admin}/readyz`)).ok, { what: "ready", timeoutMs: 10_000 });
-  const status = await (await fetch(`http://127.0.0.1:${b.admin}/status`)).json();
+  const status = (await (await fetch(`http://127.0.0.1:${b.admin}/status`)).json()) as Record<string, unknown>;
   assert.deepEqual({ ...status, appliedAt: typeof status.appliedAt }, { id: "drainer", revision: 1, appliedAt: "string", redis: "connected", lastError: null, routes: 1, pools: 0 });
 
   released = [];

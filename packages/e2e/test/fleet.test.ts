@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Agent } from "node:http";
 import { after, before, test } from "node:test";
 import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
-import { get, startFleet, type Fleet } from "../src/fleet.js";
+import { startFleet, type Fleet } from "../src/fleet.js";
+import { pct, startLoad } from "../src/load.js";
 
 let redis: RedisHandle;
 let fleet: Fleet;
@@ -21,36 +21,9 @@ after(async () => {
   await redis.stop();
 });
 
-interface Sample {
-  agent: number;
-  start: number;
-  status: number;
-  color: string;
-}
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-
 test("50 alternating switches under load through 3 agents: no failed request, no old colour after an ack", async () => {
-  const samples: Sample[] = [];
-  const errors: string[] = [];
-  let running = true;
-  const MAX_REQUESTS = 40_000;
-  const deadline = Date.now() + 90_000;
-  const loops = fleet.agents.flatMap((a, i) =>
-    [0, 1].map(async () => {
-      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      while (running && samples.length + errors.length < MAX_REQUESTS && Date.now() < deadline) {
-        const start = Date.now();
-        try {
-          const r = await get(a.host, a.port, "demo.local", agent);
-          samples.push({ agent: i, start, status: r.status, color: r.body.split("-")[0] ?? "" });
-        } catch (err) {
-          errors.push(`${a.id}: ${(err as Error).message}`);
-        }
-      }
-      agent.destroy();
-    }),
-  );
+  const load = startLoad(fleet.agents, "demo.local", { maxRequests: 40_000, maxMs: 90_000 });
+  const { samples, errors } = load;
 
   const flips: { revision: number; color: string; writeAt: number; acks: Map<string, number> }[] = [];
   try {
@@ -68,8 +41,7 @@ test("50 alternating switches under load through 3 agents: no failed request, no
       await waitFor(() => samples.length >= seen + 30, { what: "traffic between flips" });
     }
   } finally {
-    running = false;
-    await Promise.all(loops);
+    await load.stop();
   }
 
   assert.deepEqual(errors, [], "no request failed at the transport level");

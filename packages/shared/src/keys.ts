@@ -65,6 +65,8 @@ export interface Keys {
   readonly cutoverIndex: string;
   /** String: the id of the active cutover holding a host (one active cutover per host). */
   cutoverLock(host: string): string;
+  /** Hash: operator requests for a running cutover (`abort`, `promote`), kept apart from the record the worker rewrites. */
+  cutoverControl(id: string): string;
   /** Stream: one cutover's progress events, for SSE. */
   cutoverEvents(id: string): string;
   /** BullMQ's own prefix: inside the same hash tag, so its keys share the slot. */
@@ -94,6 +96,7 @@ export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
     cutovers: `${p}:cutovers`,
     cutoverIndex: `${p}:cutover-index`,
     cutoverLock: (host) => `${p}:cutover-lock:${host}`,
+    cutoverControl: (id) => `${p}:cutover-control:${id}`,
     cutoverEvents: (id) => `${p}:cutover-events:${id}`,
     bullPrefix: `${p}:bull`,
   };

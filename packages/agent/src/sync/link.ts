@@ -2,9 +2,17 @@ import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 
+const RESERVED_EVENTS = new Set(["message", "up", "down", "error", "newListener", "removeListener"]);
+
 export interface LinkOptions {
   url: string;
+  /** The changes channel: its messages are emitted as 'message'. */
   channel: string;
+  /**
+   * Further channels, keyed by the event their raw messages are emitted as, e.g. `{ probe: keys.probes }`.
+   * 'up' still waits for every subscription, this one's included.
+   */
+  channels?: Readonly<Record<string, string>>;
   /** How often each connection is PINGed. */
   pingIntervalMs: number;
   /** A PING unanswered for this long marks the connection dead. interval + timeout stays under 3 s. */
@@ -23,7 +31,8 @@ export interface LinkOptions {
  * after SUBSCRIBE is confirmed, so a resync that follows can never miss a message published between
  * the state read and the subscription.
  *
- * Events: 'message' (raw string), 'up' (both connections usable and subscribed), 'down' (reason).
+ * Events: 'message' (raw string, the changes channel), one event per extra channel (raw string),
+ * 'up' (both connections usable and every channel subscribed), 'down' (reason).
  */
 export class RedisLink extends EventEmitter {
   readonly cmd: Redis;
@@ -32,12 +41,21 @@ export class RedisLink extends EventEmitter {
   private subscribed = false;
   private isUp = false;
   private closed = false;
+  /** Channel -> the event its messages are emitted as; the changes channel first. */
+  private readonly routes: ReadonlyMap<string, string>;
 
   constructor(
     private readonly opts: LinkOptions,
     private readonly log: Logger,
   ) {
     super();
+    const routes = new Map([[opts.channel, "message"]]);
+    for (const [event, channel] of Object.entries(opts.channels ?? {})) {
+      if (RESERVED_EVENTS.has(event)) throw new Error(`link event name '${event}' is reserved`);
+      if (routes.has(channel)) throw new Error(`channel '${channel}' is subscribed twice`);
+      routes.set(channel, event);
+    }
+    this.routes = routes;
     const common = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -49,7 +67,8 @@ export class RedisLink extends EventEmitter {
     this.cmd = new Redis(opts.url, { ...common, commandTimeout: opts.commandTimeoutMs, connectionName: "switchyard-agent" });
     this.sub = new Redis(opts.url, { ...common, autoResubscribe: false, connectionName: "switchyard-agent-sub" });
     this.sub.on("message", (channel: string, raw: string) => {
-      if (channel === opts.channel) this.emit("message", raw);
+      const event = this.routes.get(channel);
+      if (event !== undefined) this.emit(event, raw);
     });
     for (const [name, conn] of [["command", this.cmd], ["subscriber", this.sub]] as const) {
       conn.on("error", (err: Error) => this.log.debug({ conn: name, err: err.message }, "redis error"));
@@ -75,7 +94,8 @@ export class RedisLink extends EventEmitter {
   private async onReady(conn: Redis): Promise<void> {
     if (conn === this.sub) {
       try {
-        await this.sub.subscribe(this.opts.channel);
+        // Resolves only once Redis confirmed every channel.
+        await this.sub.subscribe(...this.routes.keys());
         this.subscribed = true;
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, "subscribe failed; reconnecting");

@@ -1,14 +1,17 @@
 import type { Logger } from "pino";
 import { StoreReader, type Keys, type State } from "@switchyard/shared";
+import { ProbeResponder } from "../signals/probes.js";
 import { RedisLink, type LinkOptions } from "./link.js";
 import { Proof, type ProofOptions } from "./proof.js";
 import { SyncEngine } from "./sync.js";
 
 export interface SyncRunnerOptions {
-  link: Omit<LinkOptions, "channel">;
+  link: Omit<LinkOptions, "channel" | "channels">;
   proof: ProofOptions;
   /** While the last sync attempt failed and Redis is up, retry this often (recovery, not polling). */
   retryMs: number;
+  /** Also answer preflight probes on `keys.probes`, reporting as `proof.id` (one responder per agent). */
+  probes?: boolean;
 }
 
 /** Wires the link, the sync engine and the proof together: one agent's (or one worker's) push flow. */
@@ -16,10 +19,12 @@ export class SyncRunner {
   readonly link: RedisLink;
   readonly engine: SyncEngine;
   readonly proof: Proof;
+  readonly probes: ProbeResponder | undefined;
   private retry: NodeJS.Timeout | undefined;
 
   constructor(keys: Keys, opts: SyncRunnerOptions, install: (revision: number, state: State) => void, log: Logger) {
-    this.link = new RedisLink({ ...opts.link, channel: keys.changes }, log);
+    const channels: Record<string, string> = opts.probes ? { probe: keys.probes } : {};
+    this.link = new RedisLink({ ...opts.link, channel: keys.changes, channels }, log);
     this.proof = new Proof(this.link.cmd, keys, opts.proof, log);
     this.engine = new SyncEngine({
       reader: new StoreReader(this.link.cmd, keys),
@@ -28,6 +33,9 @@ export class SyncRunner {
       onApplied: (revision, appliedAt) => this.proof.applied(revision, appliedAt),
     });
     this.link.on("message", (raw: string) => this.engine.onRaw(raw));
+    const probes = opts.probes ? new ProbeResponder({ redis: this.link.cmd, keys, agentId: opts.proof.id, log }) : undefined;
+    if (probes) this.link.on("probe", (raw: string) => probes.handle(raw));
+    this.probes = probes;
     // Messages published while disconnected are gone; the revision tells what was missed.
     this.link.on("up", () => this.engine.resync());
     this.retry = setInterval(() => {
@@ -47,6 +55,7 @@ export class SyncRunner {
 
   async stop(): Promise<void> {
     clearInterval(this.retry);
+    this.probes?.close();
     await this.proof.stop();
     await this.link.close();
   }

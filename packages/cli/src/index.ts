@@ -1,0 +1,10 @@
+export { run, DEFAULT_URL, type Io } from "./cli.js";
+export { Client, checkedBaseUrl, checkedToken, networkReason } from "./client.js";
+export { ApiError, CliError, UsageError } from "./errors.js";
+export { buildCutoverRequest, type CutoverOptions } from "./commands.js";
+export { parseAt, parseCount, parseDuration, parsePath, parseRate, parseSteps, parseUpstream, parseWaitTimeout } from "./parse.js";
+export { ProgressRenderer, renderCutover, renderCutoverList } from "./progress.js";
+export { describeUpstream, renderAgents, renderStatus, renderSwitch, table } from "./render.js";
+export { SseParser, StreamIdle, readSse, type SseEvent } from "./sse.js";
+export { followCutover, type WatchOptions } from "./watch.js";
+export type * from "./types.js";

@@ -1,0 +1,71 @@
+import { randomBytes } from "node:crypto";
+import { describeUpstream, looksLikeAddress, upstreamPools, type Route, type Snapshot, type Upstream } from "@switchyard/shared";
+import { ApiError } from "../http/errors.js";
+import type { CutoverRecord, CutoverRequest } from "./spec.js";
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const isPool = (u: Upstream | null | undefined): u is string => typeof u === "string" && !looksLikeAddress(u);
+
+/**
+ * Checks a cutover request against the current state and turns it into a record. Everything that
+ * can be refused is refused here, before anything is written or queued.
+ */
+export function planCutover(body: CutoverRequest, snap: Snapshot, actor: string, nowMs: number): CutoverRecord {
+  const hosts = body.hosts ?? [body.host as string];
+  for (const p of upstreamPools(body.to)) {
+    if (!Object.hasOwn(snap.state.pools, p)) throw new ApiError(400, "invalid", `pool '${p}' does not exist`, "to");
+  }
+  const original: Record<string, Route | null> = {};
+  const from: Record<string, Upstream | null> = {};
+  for (const h of hosts) {
+    const route = snap.state.routes[h] ?? null;
+    original[h] = route;
+    from[h] = route?.upstream ?? null;
+    if (body.from !== undefined && !same(route?.upstream, body.from)) {
+      throw new ApiError(409, "conflict", `${h} is on ${route?.rules ? "path rules" : describeUpstream(route?.upstream)}, not ${describeUpstream(body.from)}`, "from");
+    }
+    if (route?.upstream !== undefined && same(route.upstream, body.to)) throw new ApiError(409, "conflict", `${h} is already on ${describeUpstream(body.to)}`, "to");
+  }
+  const canary = body.strategy === "instant" ? undefined : body.strategy.canary;
+  if (canary) {
+    if (!isPool(body.to)) throw new ApiError(400, "invalid", "a canary needs a pool as 'to': a split is made of pools", "to");
+    for (const h of hosts) {
+      if (!isPool(from[h])) throw new ApiError(409, "conflict", `a canary needs ${h} on a single pool now, not ${original[h]?.rules ? "path rules" : describeUpstream(from[h])}`, "host");
+    }
+  }
+  let atMs = nowMs;
+  if (body.at !== undefined) {
+    atMs = Date.parse(body.at);
+    if (!(atMs > nowMs)) throw new ApiError(400, "invalid", "at is in the past", "at");
+  }
+  const preflight = body.preflight === false ? null : { path: (body.preflight === true ? undefined : body.preflight.path) ?? "/", timeoutMs: (body.preflight === true ? undefined : body.preflight.timeout) ?? 2000 };
+  const created = new Date(nowMs).toISOString();
+  return {
+    id: `co-${randomBytes(6).toString("hex")}`,
+    hosts,
+    to: body.to,
+    from,
+    original,
+    strategy: canary ? { canary: { steps: canary.steps, interval: `${canary.interval}ms` } } : "instant",
+    weights: canary ? canary.steps : [100],
+    intervalMs: canary?.interval ?? 0,
+    preflight,
+    ackTimeoutMs: body.ackTimeout,
+    bakeMs: body.bake,
+    rollback: body.rollback,
+    at: body.at === undefined ? null : new Date(atMs).toISOString(),
+    state: body.at === undefined ? "preflight" : "scheduled",
+    step: null,
+    reason: null,
+    createdAt: created,
+    updatedAt: created,
+    createdBy: actor,
+    steps: [],
+    restore: null,
+    readings: [],
+    preflightResult: null,
+    lastRevision: snap.revision,
+    window: null,
+    worker: null,
+  };
+}

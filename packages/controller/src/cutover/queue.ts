@@ -1,0 +1,66 @@
+import { Queue, Worker, type Job } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Keys } from "@switchyard/shared";
+
+export const QUEUE = "cutovers";
+
+export interface CutoverJob {
+  id: string;
+}
+
+export interface QueueOptions {
+  url: string;
+  keys: Keys;
+  /**
+   * How long a worker's lock on a running cutover lasts without renewal (renewed every half). A
+   * controller that dies mid-cutover is noticed and its job handed to another one after about
+   * this long, and one stalled-check interval more.
+   */
+  lockMs: number;
+}
+
+// Finished jobs are kept for a day (at most 1000), failed ones for a week: the cutover records
+// themselves are the history; the jobs only need to live long enough to debug a worker.
+const RETENTION = { removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 7 * 86_400 } };
+
+/**
+ * BullMQ's own connections, as its docs require: the Queue fails fast (no offline queue) so an
+ * API call never hangs, and the Worker's blocking connection retries forever
+ * (maxRetriesPerRequest: null). Its keys live under the fleet's hash tag.
+ */
+export function createCutoverQueue(opts: QueueOptions): { queue: Queue<CutoverJob>; close(): Promise<void> } {
+  const connection = new Redis(opts.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  connection.on("error", () => undefined);
+  const queue = new Queue<CutoverJob>(QUEUE, { connection, prefix: opts.keys.bullPrefix });
+  // BullMQ leaves a connection it was handed open on close(); this one is ours to end.
+  return { queue, close: async () => void (await queue.close().catch(() => undefined), connection.disconnect()) };
+}
+
+export async function enqueueCutover(queue: Queue<CutoverJob>, id: string, delayMs: number): Promise<void> {
+  await queue.add("cutover", { id }, {
+    jobId: id,
+    delay: Math.max(0, delayMs),
+    // A run that throws (Redis trouble) is retried; the record makes the retry resume, not restart.
+    attempts: 10,
+    backoff: { type: "exponential", delay: 1000 },
+    ...RETENTION,
+  });
+}
+
+export function createCutoverWorker(opts: QueueOptions, process: (id: string) => Promise<unknown>, log: Logger): { worker: Worker<CutoverJob>; close(): Promise<void> } {
+  const connection = new Redis(opts.url, { maxRetriesPerRequest: null });
+  connection.on("error", () => undefined);
+  const worker = new Worker<CutoverJob>(QUEUE, (job: Job<CutoverJob>) => process(job.data.id), {
+    connection,
+    prefix: opts.keys.bullPrefix,
+    concurrency: 32,
+    lockDuration: opts.lockMs,
+    stalledInterval: opts.lockMs,
+    // A cutover whose worker died is resumed, not abandoned, up to this many times.
+    maxStalledCount: 10,
+  });
+  worker.on("failed", (job, err) => log.error({ cutover: job?.data.id, err: err.message }, "cutover run failed; it will be retried"));
+  worker.on("error", (err) => log.warn({ err: err.message }, "cutover worker error"));
+  return { worker, close: async () => void (await worker.close().catch(() => undefined), connection.disconnect()) };
+}

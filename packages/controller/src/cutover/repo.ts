@@ -1,0 +1,95 @@
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import type { Keys } from "@switchyard/shared";
+import { isTerminal, type CutoverRecord } from "./spec.js";
+
+const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), "utf8");
+const CREATE = lua("cutover-create");
+const RELEASE = lua("cutover-release");
+
+// Readings and events are for people watching; caps keep a long bake from growing without bound.
+const MAX_READINGS = 300;
+const MAX_EVENTS = 1000;
+const LIST_LIMIT = 100;
+
+interface Commands {
+  cutoverCreate(...args: (string | number)[]): Promise<[string, ...(string | number)[]]>;
+  cutoverRelease(...args: (string | number)[]): Promise<number>;
+}
+
+export class CutoverLocked extends Error {
+  constructor(
+    readonly host: string,
+    readonly holder: string,
+  ) {
+    super(`host ${host} already has an active cutover (${holder})`);
+  }
+}
+
+/** Cutover records, host locks, operator controls and the event stream, all under the fleet's prefix. */
+export class CutoverRepo {
+  private readonly redis: Redis & Commands;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    if (!("cutoverCreate" in redis)) {
+      redis.defineCommand("cutoverCreate", { lua: CREATE });
+      redis.defineCommand("cutoverRelease", { lua: RELEASE });
+    }
+    this.redis = redis as Redis & Commands;
+  }
+
+  async create(rec: CutoverRecord): Promise<void> {
+    const locks = rec.hosts.map((h) => this.keys.cutoverLock(h));
+    const reply = await this.redis.cutoverCreate(2 + locks.length, this.keys.cutovers, this.keys.cutoverIndex, ...locks, rec.id, JSON.stringify(rec), Date.parse(rec.createdAt));
+    if (reply[0] !== "ok") throw new CutoverLocked(rec.hosts[Number(reply[1]) - 1] ?? "?", String(reply[2]));
+    await this.event(rec);
+  }
+
+  async get(id: string): Promise<CutoverRecord | undefined> {
+    const raw = await this.redis.hget(this.keys.cutovers, id);
+    return raw === null ? undefined : (JSON.parse(raw) as CutoverRecord);
+  }
+
+  async list(limit = LIST_LIMIT): Promise<CutoverRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.cutoverIndex, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.hmget(this.keys.cutovers, ...ids);
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as CutoverRecord);
+  }
+
+  /** Persists the record and appends it to the event stream; terminal records release their locks. */
+  async save(rec: CutoverRecord): Promise<void> {
+    rec.updatedAt = new Date().toISOString();
+    if (rec.readings.length > MAX_READINGS) rec.readings = rec.readings.slice(-MAX_READINGS);
+    await this.redis.hset(this.keys.cutovers, rec.id, JSON.stringify(rec));
+    await this.event(rec);
+    if (isTerminal(rec.state)) await this.release(rec);
+  }
+
+  async release(rec: CutoverRecord): Promise<void> {
+    const locks = rec.hosts.map((h) => this.keys.cutoverLock(h));
+    await this.redis.cutoverRelease(locks.length, ...locks, rec.id);
+  }
+
+  private async event(rec: CutoverRecord): Promise<void> {
+    await this.redis.xadd(this.keys.cutoverEvents(rec.id), "MAXLEN", "~", MAX_EVENTS, "*", "state", rec.state, "updatedAt", rec.updatedAt);
+  }
+
+  /** Newest event id, for SSE clients that poll for change. */
+  async lastEventId(id: string): Promise<string | null> {
+    const last = (await this.redis.xrevrange(this.keys.cutoverEvents(id), "+", "-", "COUNT", 1)) as [string, string[]][];
+    return last[0]?.[0] ?? null;
+  }
+
+  async control(id: string, what: "abort" | "promote"): Promise<void> {
+    await this.redis.hset(this.keys.cutoverControl(id), what, Date.now());
+  }
+
+  async controls(id: string): Promise<{ abort: boolean; promote: boolean }> {
+    const c = await this.redis.hgetall(this.keys.cutoverControl(id));
+    return { abort: c.abort !== undefined, promote: c.promote !== undefined };
+  }
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import {
+  PROTOCOL_VERSION, ProbeReport, looksLikeAddress, statsField, upstreamPools, type Keys, type State, type Upstream,
+} from "@switchyard/shared";
+import { listAgents } from "../fleet/agents.js";
+import type { PreflightReport } from "./spec.js";
+
+/** Labels the agents count traffic under for an upstream: pool names, or the address itself. */
+export function statsLabels(u: Upstream): string[] {
+  return typeof u === "string" && looksLikeAddress(u) ? [u] : upstreamPools(u);
+}
+
+/** Fleet-wide cumulative request and error counts for an upstream (agents flush every second). */
+export async function readTraffic(redis: Redis, keys: Keys, u: Upstream): Promise<{ requests: number; errors: number }> {
+  const labels = statsLabels(u);
+  const fields = labels.flatMap((l) => [statsField.requests(l), statsField.errors(l)]);
+  const values = await redis.hmget(keys.stats, ...fields);
+  let requests = 0;
+  let errors = 0;
+  values.forEach((v, i) => {
+    if (i % 2 === 0) requests += Number(v ?? 0);
+    else errors += Number(v ?? 0);
+  });
+  return { requests, errors };
+}
+
+export function targetsOf(u: Upstream, state: State): string[] {
+  if (typeof u === "string" && looksLikeAddress(u)) return [u];
+  return [...new Set(upstreamPools(u).flatMap((p) => state.pools[p]?.targets.map((t) => t.address) ?? []))];
+}
+
+const REPORT_GRACE_MS = 2000;
+const POLL_MS = 100;
+
+/**
+ * Asks every live agent to probe `targets` and waits for their reports. A target is healthy only
+ * when every live agent reached it: the edges, not the controller, are what must see green.
+ */
+export async function preflight(redis: Redis, keys: Keys, targets: string[], path: string, timeoutMs: number): Promise<PreflightReport> {
+  const agents = (await listAgents(redis, keys)).map((a) => a.id);
+  const report: PreflightReport = { ok: false, targets: {}, missingAgents: [] };
+  for (const t of targets) report.targets[t] = { ok: false, agents: {} };
+  if (agents.length === 0) {
+    report.missingAgents = [];
+    return report;
+  }
+  const id = randomBytes(8).toString("hex");
+  await redis.publish(keys.probes, JSON.stringify({ v: PROTOCOL_VERSION, id, targets, path, timeoutMs }));
+  const deadline = Date.now() + timeoutMs + REPORT_GRACE_MS;
+  let reports: Record<string, string> = {};
+  for (;;) {
+    reports = await redis.hgetall(keys.probeResults(id));
+    if (agents.every((a) => reports[a] !== undefined) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  for (const agent of agents) {
+    const parsed = reports[agent] === undefined ? undefined : ProbeReport.safeParse(JSON.parse(reports[agent] as string));
+    if (!parsed?.success) {
+      report.missingAgents.push(agent);
+      continue;
+    }
+    for (const t of targets) {
+      const r = parsed.data.results[t] ?? { ok: false, error: "not probed", ms: 0 };
+      (report.targets[t] as PreflightReport["targets"][string]).agents[agent] = r;
+    }
+  }
+  for (const t of Object.values(report.targets)) t.ok = agents.every((a) => t.agents[a]?.ok === true);
+  report.ok = report.missingAgents.length === 0 && Object.values(report.targets).every((t) => t.ok);
+  return report;
+}

@@ -1,0 +1,119 @@
+import { z } from "zod";
+import { Host, Upstream, type Route } from "@switchyard/shared";
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "30s", "2m", "1h" -> milliseconds. */
+export const Duration = (max: number) =>
+  z.string().transform((s, ctx) => {
+    const m = /^(\d{1,7})(ms|s|m|h)$/.exec(s.trim());
+    const ms = m ? Number(m[1]) * (UNITS[m[2] as string] as number) : NaN;
+    if (!(ms >= 0 && ms <= max)) {
+      ctx.addIssue({ code: "custom", message: `must be a duration such as 500ms, 30s or 2m, at most ${max / 1000}s` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const Canary = z.strictObject({
+  canary: z.strictObject({
+    steps: z
+      .array(z.int().min(1).max(100))
+      .min(1)
+      .max(20)
+      .refine((s) => s.every((w, i) => i === 0 || w > (s[i - 1] as number)), { message: "steps must increase" })
+      .refine((s) => s.at(-1) === 100, { message: "the last step must be 100" }),
+    interval: Duration(3_600_000),
+  }),
+});
+
+export const CutoverRequest = z
+  .strictObject({
+    host: Host.optional(),
+    hosts: z.array(Host).min(1).max(100).optional(),
+    to: Upstream,
+    from: Upstream.optional(),
+    strategy: z.union([z.literal("instant"), Canary]).default("instant"),
+    preflight: z
+      .union([z.boolean(), z.strictObject({ path: z.string().startsWith("/").max(1024).optional(), timeout: Duration(60_000).optional() })])
+      .default(true),
+    ackTimeout: Duration(600_000).default(5000),
+    bake: Duration(86_400_000).default(30_000),
+    rollback: z
+      .strictObject({ maxErrorRate: z.number().min(0).max(1).default(0.05), minRequests: z.int().min(1).max(1_000_000).default(20) })
+      .default({ maxErrorRate: 0.05, minRequests: 20 }),
+    at: z.iso.datetime({ offset: true, error: "at must be an ISO time with a zone, such as 2026-11-24T18:00:00Z" }).optional(),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.host === undefined) === (b.hosts === undefined)) ctx.addIssue({ code: "custom", message: "give exactly one of host or hosts" });
+    if (b.hosts && new Set(b.hosts).size !== b.hosts.length) ctx.addIssue({ code: "custom", path: ["hosts"], message: "hosts repeat" });
+  });
+export type CutoverRequest = z.output<typeof CutoverRequest>;
+
+export const TERMINAL = ["succeeded", "rolled_back", "failed", "aborted"] as const;
+export type CutoverState = "scheduled" | "preflight" | "switching" | "waiting_acks" | "baking" | (typeof TERMINAL)[number];
+export const isTerminal = (s: CutoverState) => (TERMINAL as readonly string[]).includes(s);
+
+export interface StepRecord {
+  index: number;
+  weight: number;
+  revision: number | null;
+  writtenAt: string | null;
+  acks: { id: string; appliedAt: string }[];
+  stragglers: string[];
+  /** Set once the step's watch window passed; a resumed run starts at the first step without it. */
+  completedAt: string | null;
+}
+
+export interface Reading {
+  at: string;
+  requests: number;
+  errors: number;
+  errorRate: number;
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  targets: Record<string, { ok: boolean; agents: Record<string, { ok: boolean; status?: number; error?: string; ms: number }> }>;
+  missingAgents: string[];
+}
+
+/** The persisted cutover. The worker is its only writer; operators' requests go to the control hash. */
+export interface CutoverRecord {
+  id: string;
+  hosts: string[];
+  to: Upstream;
+  from: Record<string, Upstream | null>;
+  /** The routes as they were, restored whole on rollback or abort (rules included). */
+  original: Record<string, Route | null>;
+  strategy: "instant" | { canary: { steps: number[]; interval: string } };
+  weights: number[];
+  intervalMs: number;
+  preflight: { path: string; timeoutMs: number } | null;
+  ackTimeoutMs: number;
+  bakeMs: number;
+  rollback: { maxErrorRate: number; minRequests: number };
+  at: string | null;
+  state: CutoverState;
+  step: { index: number; total: number; weight: number } | null;
+  reason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  steps: StepRecord[];
+  /** The write that put the original routes back (rollback or abort), with its acks. */
+  restore: StepRecord | null;
+  readings: Reading[];
+  preflightResult: PreflightReport | null;
+  /** The fence: the fleet revision after this cutover's last own write (or when it began). */
+  lastRevision: number;
+  /** The watch window in progress, kept so a resumed worker continues it rather than restarting it. */
+  window: { step: number; startedAt: number; baseRequests: number; baseErrors: number } | null;
+  worker: string | null;
+}
+
+/** The API view: internal bookkeeping stays out. */
+export function view(r: CutoverRecord) {
+  const { original: _o, weights: _w, intervalMs: _i, window: _win, lastRevision: _l, worker: _k, preflightResult, ...rest } = r;
+  return { ...rest, preflight: preflightResult };
+}

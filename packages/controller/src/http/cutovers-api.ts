@@ -1,0 +1,108 @@
+import { Router, type Request, type Response } from "express";
+import type { Queue } from "bullmq";
+import { parseOrThrow, type StoreReader } from "@switchyard/shared";
+import { CutoverLocked, type CutoverRepo } from "../cutover/repo.js";
+import { planCutover } from "../cutover/plan.js";
+import { enqueueCutover, type CutoverJob } from "../cutover/queue.js";
+import { CutoverRequest, isTerminal, view, type CutoverRecord } from "../cutover/spec.js";
+import { requireWrite } from "./auth.js";
+import { jsonBody, requireJson } from "./config-api.js";
+import { ApiError, methodNotAllowed, notFound } from "./errors.js";
+
+export interface CutoversApiDeps {
+  reader: StoreReader;
+  repo: CutoverRepo;
+  queue: Queue<CutoverJob>;
+}
+
+const SSE_POLL_MS = 250;
+const SSE_KEEPALIVE_MS = 15_000;
+
+async function load(repo: CutoverRepo, id: string): Promise<CutoverRecord> {
+  const rec = /^co-[0-9a-f]{12}$/.test(id) ? await repo.get(id) : undefined;
+  if (!rec) throw notFound(`cutover '${id}'`);
+  return rec;
+}
+
+/** Streams the cutover as Server-Sent Events until it is terminal or the client leaves. */
+async function events(repo: CutoverRepo, req: Request, res: Response): Promise<void> {
+  let rec = await load(repo, String(req.params.id));
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+  let closed = false;
+  req.on("close", () => (closed = true));
+  const send = (r: CutoverRecord) => res.write(`event: progress\ndata: ${JSON.stringify(view(r))}\n\n`);
+  send(rec);
+  let last = await repo.lastEventId(rec.id);
+  let quietSince = Date.now();
+  while (!closed && !isTerminal(rec.state)) {
+    await new Promise((r) => setTimeout(r, SSE_POLL_MS));
+    const id = await repo.lastEventId(rec.id).catch(() => last);
+    if (id !== last) {
+      last = id;
+      rec = (await repo.get(rec.id)) ?? rec;
+      send(rec);
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince > SSE_KEEPALIVE_MS) {
+      res.write(": keepalive\n\n");
+      quietSince = Date.now();
+    }
+  }
+  res.end();
+}
+
+/** Blue/green and canary cutovers: validated and recorded here, run by the BullMQ worker. */
+export function cutoversApi({ reader, repo, queue }: CutoversApiDeps): Router {
+  const r = Router();
+
+  r.route("/v1/cutovers")
+    .get(async (_req, res) => {
+      res.json((await repo.list()).map(view));
+    })
+    .post(requireWrite, requireJson, jsonBody, async (req, res) => {
+      const body = parseOrThrow(CutoverRequest, req.body);
+      const now = Date.now();
+      const rec = planCutover(body, await reader.snapshot(), req.principal?.name ?? "unknown", now);
+      try {
+        await repo.create(rec);
+      } catch (err) {
+        if (err instanceof CutoverLocked) throw new ApiError(409, "conflict", err.message, "host");
+        throw err;
+      }
+      try {
+        await enqueueCutover(queue, rec.id, rec.at === null ? 0 : Date.parse(rec.at) - now);
+      } catch (err) {
+        await repo.save({ ...rec, state: "failed", reason: "could not be queued; nothing was switched" });
+        throw err;
+      }
+      res.status(202).json({ id: rec.id });
+    })
+    .all(methodNotAllowed(["GET", "POST"]));
+
+  r.route("/v1/cutovers/:id").get(async (req, res) => {
+    res.json(view(await load(repo, String(req.params.id))));
+  }).all(methodNotAllowed(["GET"]));
+
+  r.route("/v1/cutovers/:id/events").get((req, res) => events(repo, req, res)).all(methodNotAllowed(["GET"]));
+
+  for (const action of ["abort", "promote"] as const) {
+    r.route(`/v1/cutovers/:id/${action}`)
+      .post(requireWrite, async (req, res) => {
+        const rec = await load(repo, String(req.params.id));
+        if (isTerminal(rec.state)) throw new ApiError(409, "conflict", `cutover ${rec.id} already ${rec.state}`);
+        await repo.control(rec.id, action);
+        // A scheduled cutover has no running worker to notice: take its job out and end it here.
+        if (action === "abort" && rec.state === "scheduled") {
+          const job = await queue.getJob(rec.id);
+          if (job && (await job.isDelayed())) {
+            await job.remove();
+            await repo.save({ ...rec, state: "aborted", reason: "aborted before its scheduled time; nothing was switched" });
+            res.status(202).json({ id: rec.id, state: "aborted" });
+            return;
+          }
+        }
+        res.status(202).json({ id: rec.id, state: rec.state });
+      })
+      .all(methodNotAllowed(["POST"]));
+  }
+  return r;
+}
