@@ -8,6 +8,8 @@ export interface AdminStatus {
   lastError: string | null;
   routes: number;
   pools: number;
+  /** Each worker's own view, when the agent runs several processes. */
+  workers?: { pid: number; revision: number; redis: string; lastError: string | null; ready: boolean }[];
 }
 
 export interface AdminDeps {

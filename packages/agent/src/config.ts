@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { z } from "zod";
 import { AgentId, prefixProblem } from "@switchyard/shared";
 
@@ -32,6 +32,13 @@ const Env = z
     /** Watchdog PING period and deadline; together they bound dead-link detection (3 s). */
     AGENT_PING_INTERVAL_MS: Ms(100, 2000).default(1000),
     AGENT_PING_TIMEOUT_MS: Ms(100, 2000).default(1000),
+    /**
+     * Forwarding engine for plain HTTP (WebSocket upgrades always use http-proxy). undici is the
+     * default: it passes the same conformance suite and costs less CPU per request (BENCHMARKS.md).
+     */
+    AGENT_ENGINE: z.enum(["undici", "http-proxy"]).default("undici"),
+    /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
+    AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   });
 
@@ -73,6 +80,8 @@ function shape(e: z.output<typeof Env>) {
     heartbeatTtlMs: e.AGENT_HEARTBEAT_TTL_MS,
     pingIntervalMs: e.AGENT_PING_INTERVAL_MS,
     pingTimeoutMs: e.AGENT_PING_TIMEOUT_MS,
+    engine: e.AGENT_ENGINE,
+    workers: e.AGENT_WORKERS === "auto" ? availableParallelism() : e.AGENT_WORKERS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,19 +1,16 @@
+import cluster from "node:cluster";
 import { once } from "node:events";
-import type { Server } from "node:http";
-import { buildKeys } from "@switchyard/shared";
-import { createAdminServer } from "./admin.js";
+import type { BlockList } from "node:net";
+import { pino } from "pino";
+import { createAdminServer, type AdminStatus } from "./admin.js";
 import { ConfigError, loadConfig, type AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
-import { createHttpProxyEngine } from "./serve/engine-http-proxy.js";
+import { startEdge } from "./edge.js";
+import { startPrimary, type WorkerReport } from "./primary.js";
 import { parseCidrs } from "./serve/headers.js";
-import { createProxyServer } from "./serve/proxy-server.js";
-import { compileTable, type RouteTable } from "./serve/table.js";
-import { TrafficCounters } from "./signals/counters.js";
-import { SyncRunner } from "./sync/runner.js";
-import { pino } from "pino";
-import type { BlockList } from "node:net";
 
-// The composition root: config, the table reference, the push flow, the listeners, shutdown.
+// The composition root. One process (AGENT_WORKERS=1) is the whole agent; with more, the primary
+// forks workers that each run the serve and push flows, and proves for them all.
 let config: AgentConfig;
 let trusted: BlockList | undefined;
 try {
@@ -31,74 +28,49 @@ try {
   process.exit(2);
 }
 
-const VERSION = "0.1.0";
-const log = pino({ name: "switchyard-agent", level: config.logLevel, base: { id: config.id } });
-const keys = buildKeys(config.prefix);
-const engine = createHttpProxyEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log });
+const multi = config.workers > 1;
+const workerIndex = Number(process.env.SWITCHYARD_WORKER_INDEX ?? 0);
+const log = pino({ name: "switchyard-agent", level: config.logLevel, base: { id: config.id, ...(cluster.isWorker ? { worker: workerIndex } : {}) } });
+let stop: () => Promise<void>;
 
-// The one mutable reference of the serve flow: replaced whole, never mutated.
-let table: RouteTable | undefined;
-const install = (revision: number, state: Parameters<typeof compileTable>[0]) => {
-  const next = compileTable(state, revision);
-  table = next;
-  // Keep-alive pools of targets the new table no longer names are closed, not leaked.
-  engine.retain(next.addresses);
-  log.info({ revision, routes: next.routeCount, pools: next.poolCount }, "route table applied");
-};
-
-const runner = new SyncRunner(
-  keys,
-  {
-    link: { url: config.redisUrl, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs, commandTimeoutMs: 2000 },
-    proof: { id: config.id, version: VERSION, address: `${config.host}:${config.port}`, intervalMs: config.heartbeatMs, ttlMs: config.heartbeatTtlMs },
-    retryMs: 2000,
-    probes: true,
-  },
-  install,
-  log,
-);
-
-// Per-upstream request/error counts for the controller's canary decisions (AGENT_STATS_FLUSH_MS = 1000).
-const counters = new TrafficCounters({ url: config.redisUrl, keys, flushMs: 1000, log });
-const proxy = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted as BlockList, log, onResult: counters.record });
-const admin = createAdminServer({
-  ready: () => table !== undefined,
-  status: () => {
-    const s = runner.status();
-    return {
-      id: config.id,
-      revision: s.revision,
-      appliedAt: s.appliedAt === null ? null : new Date(s.appliedAt).toISOString(),
-      redis: s.redis,
-      lastError: s.lastError,
-      routes: table?.routeCount ?? 0,
-      pools: table?.poolCount ?? 0,
+if (multi && cluster.isWorker) {
+  const report = () => process.send?.({ type: "edge-status", pid: process.pid, ...edge.status() } satisfies WorkerReport);
+  const edge = await startEdge(config, trusted as BlockList, log, { proof: false, probes: workerIndex === 1, onApplied: () => report() });
+  setInterval(report, 1000).unref();
+  report();
+  stop = edge.stop;
+} else {
+  let status: () => AdminStatus;
+  let ready: () => boolean;
+  let stopRole: () => Promise<void>;
+  if (multi) {
+    const primary = startPrimary(config, log);
+    [status, ready, stopRole] = [primary.status, primary.ready, primary.stop];
+  } else {
+    const edge = await startEdge(config, trusted as BlockList, log, { proof: true, probes: true });
+    status = () => {
+      const s = edge.status();
+      return { id: config.id, revision: s.revision, appliedAt: s.appliedAt === null ? null : new Date(s.appliedAt).toISOString(), redis: s.redis, lastError: s.lastError, routes: s.routes, pools: s.pools };
     };
-  },
-});
-
-async function listen(server: Server, port: number, host: string): Promise<void> {
-  server.listen(port, host);
-  await once(server, "listening");
+    [ready, stopRole] = [() => edge.status().ready, edge.stop];
+  }
+  const admin = createAdminServer({ ready, status });
+  admin.listen(config.adminPort, config.adminHost);
+  await once(admin, "listening");
+  log.info({ port: config.port, admin: admin.address(), engine: config.engine, workers: config.workers }, "agent listening");
+  stop = async () => {
+    await stopRole();
+    await drain(admin, 1000);
+  };
 }
-await listen(admin, config.adminPort, config.adminHost);
-await listen(proxy, config.port, config.host);
-await runner.start();
-counters.start();
-log.info({ proxy: proxy.address(), admin: admin.address(), prefix: keys.prefix }, "agent listening");
 
 let stopping: Promise<void> | undefined;
-function shutdown(signal: string): Promise<void> {
+function shutdown(signal: string): void {
   stopping ??= (async () => {
     log.info({ signal }, "draining");
-    await drain(proxy, config.drainTimeoutMs);
-    await counters.stop();
-    await runner.stop();
-    engine.close();
-    await drain(admin, 1000);
+    await stop();
     log.info("stopped");
   })().then(() => process.exit(0));
-  return stopping;
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => shutdown("SIGTERM"));
+process.on("SIGINT", () => shutdown("SIGINT"));

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { MIN_LOG_CAP, PROTOCOL_VERSION, ProbeReport, StoreWriter, buildKeys, type State } from "@switchyard/shared";
-import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle , readyClient } from "@switchyard/testkit";
 import { SyncRunner } from "../src/sync/runner.js";
 import { closeServer, listen } from "./proxy-fixture.js";
 
@@ -44,7 +44,7 @@ const hold = (_req: IncomingMessage, res: ServerResponse) => void held.push(res)
 before(async () => {
   server = await startRedis();
   redis = new Redis(server.url, { maxRetriesPerRequest: null });
-  sub = new Redis(server.url, { maxRetriesPerRequest: null });
+  sub = await readyClient(server.url);
   redis.on("error", () => undefined);
   sub.on("error", () => undefined);
   sub.on("message", (channel: string, id: string) => {

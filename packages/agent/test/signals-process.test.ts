@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { MIN_LOG_CAP, PROTOCOL_VERSION, ProbeReport, StoreWriter, buildKeys } from "@switchyard/shared";
-import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 import { closeServer, listen, send } from "./proxy-fixture.js";
 
 // The agent's composition root (src/main.ts, run through tsx so no build is needed) as a real process.
@@ -56,7 +56,7 @@ test("an agent process counts proxied traffic into keys.stats, answers a probe, 
   await waitFor(async () => (await redis.hget(keys.stats, "req:app")) === "3", { timeoutMs: 5000, what: "counters flushed by the timer" });
   assert.deepEqual(await redis.hgetall(keys.stats), { "req:app": "3", "err:app": "1" });
 
-  const sub = new Redis(server.url);
+  const sub = await readyClient(server.url);
   const done: string[] = [];
   try {
     sub.on("message", (_channel: string, id: string) => done.push(id));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { MIN_LOG_CAP, PROTOCOL_VERSION, StoreReader, buildKeys } from "@switchyard/shared";
-import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { randomPrefix, startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 import { pino } from "pino";
 import { SyncEngine } from "../src/sync/sync.js";
 import { makeSync, putPool, putRoute, type SyncFixture } from "./sync-fixture.js";
@@ -37,7 +37,7 @@ describe("push sync", () => {
   test("applies a published change and acks it with a heartbeat record", async () => {
     const f = await started("agent-a");
     const acks: unknown[] = [];
-    const sub = new Redis(server.url);
+    const sub = await readyClient(server.url);
     sub.on("message", (_c, raw) => acks.push(JSON.parse(raw)));
     await sub.subscribe(f.keys.acks);
     try {

@@ -3,7 +3,7 @@ import { after, before, beforeEach, test } from "node:test";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { ChangeMessage, PROTOCOL_VERSION, type Keys } from "@switchyard/shared";
-import { startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
 
 let server: RedisHandle;
@@ -36,7 +36,7 @@ async function heartbeat(keys: Keys, id: string, revision: number, ttlMs = 5000)
 
 /** Acks every change on the channel after `delayMs`, as a live agent would. */
 async function fakeAgent(keys: Keys, id: string, delayMs: number) {
-  const sub = new Redis(server.url);
+  const sub = await readyClient(server.url);
   await heartbeat(keys, id, 0);
   sub.on("message", (_ch, raw) => {
     const { rev } = ChangeMessage.parse(JSON.parse(raw));

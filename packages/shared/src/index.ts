@@ -9,3 +9,4 @@ export * from "./store/errors.js";
 export * from "./store/write.js";
 export * from "./store/read.js";
 export * from "./apply.js";
+export * from "./slicer.js";

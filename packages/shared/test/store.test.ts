@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { ChangeMessage, MIN_LOG_CAP, StoreReader, StoreWriter, WriteRefused, buildKeys, classify, type Op } from "@switchyard/shared";
-import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { randomPrefix, startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 
 let server: RedisHandle;
 let redis: Redis;
@@ -47,7 +47,7 @@ describe("protocol", () => {
 describe("store", () => {
   test("publishes exactly one message per successful write with strictly increasing revisions", async () => {
     const { keys, writer, reader } = fresh();
-    const sub = new Redis(server.url);
+    const sub = await readyClient(server.url);
     const got: ChangeMessage[] = [];
     sub.on("message", (_ch, raw) => got.push(ChangeMessage.parse(JSON.parse(raw))));
     await sub.subscribe(keys.changes);

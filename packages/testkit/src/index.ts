@@ -7,3 +7,15 @@ export { waitFor, type WaitOptions } from "./wait.js";
 export function randomPrefix(label = "t"): string {
   return `${label}-${randomBytes(6).toString("hex")}`;
 }
+
+/**
+ * A connection that is ready before it is returned. SUBSCRIBE on a connection that is still
+ * connecting races ioredis's ready check (INFO is refused in subscriber mode) and the link drops,
+ * silently losing the messages a test waits for.
+ */
+export async function readyClient(url: string): Promise<import("ioredis").Redis> {
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url, { maxRetriesPerRequest: null });
+  if (client.status !== "ready") await new Promise((resolve) => client.once("ready", resolve));
+  return client;
+}

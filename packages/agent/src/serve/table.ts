@@ -96,11 +96,11 @@ class Compiler {
   private readonly pools = new Map<string, Chooser>();
   private readonly direct = new Map<string, Chooser>();
 
-  constructor(state: State, private readonly random: () => number) {
-    for (const [name, pool] of Object.entries(state.pools)) {
-      for (const t of pool.targets) this.addresses.add(toTarget(t.address).key);
-      this.pools.set(name, poolChooser(name, pool));
-    }
+  constructor(private readonly random: () => number) {}
+
+  addPool(name: string, pool: Pool): void {
+    for (const t of pool.targets) this.addresses.add(toTarget(t.address).key);
+    this.pools.set(name, poolChooser(name, pool));
   }
 
   private pool(name: string, where: string): Chooser {
@@ -140,13 +140,26 @@ class Compiler {
   }
 }
 
-export function compileTable(state: State, revision: number, opts: CompileOptions = {}): RouteTable {
-  const c = new Compiler(state, opts.random ?? Math.random);
+// Units of work between chances to yield: small enough that a slice overruns by microseconds.
+const YIELD_EVERY = 64;
+
+/**
+ * Builds the table step by step, yielding (a bare `yield`) every YIELD_EVERY pools or routes so a
+ * driver can give the event loop a turn: a 10k-route table takes tens of milliseconds to build.
+ */
+function* compileSteps(state: State, revision: number, opts: CompileOptions): Generator<void, RouteTable> {
+  const c = new Compiler(opts.random ?? Math.random);
+  let n = 0;
+  for (const [name, pool] of Object.entries(state.pools)) {
+    c.addPool(name, pool);
+    if (++n % YIELD_EVERY === 0) yield;
+  }
   const exact = new Map<string, CompiledRoute>();
   // Keyed by the suffix after "*." so a lookup walks the request host's label suffixes.
   const wildcards = new Map<string, CompiledRoute>();
 
   for (const [host, route] of Object.entries(state.routes)) {
+    if (++n % YIELD_EVERY === 0) yield;
     const where = `route '${host}'`;
     let compiled: CompiledRoute;
     if (route.rules !== undefined) {
@@ -189,4 +202,22 @@ export function compileTable(state: State, revision: number, opts: CompileOption
       return fallback();
     },
   });
+}
+
+export function compileTable(state: State, revision: number, opts: CompileOptions = {}): RouteTable {
+  const steps = compileSteps(state, revision, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** compileTable without blocking the event loop for more than about `slice` (a Slicer). */
+export async function compileTableCooperative(state: State, revision: number, slice: { tick(): Promise<void> }, opts: CompileOptions = {}): Promise<RouteTable> {
+  const steps = compileSteps(state, revision, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await slice.tick();
+  }
 }

@@ -9,6 +9,8 @@ export interface ProofOptions {
   /** Heartbeat period; the record's TTL is `ttlMs`, so it is gone at most `ttlMs` after the agent dies. */
   intervalMs: number;
   ttlMs: number;
+  /** Per-worker revisions, when the agent runs several processes. */
+  workers?: () => { pid: number; revision: number }[];
 }
 
 /**
@@ -44,8 +46,9 @@ export class Proof {
   }
 
   record(): AgentRecord & { seenAt: number } {
-    const { id, version, address } = this.opts;
-    return { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
+    const { id, version, address, workers } = this.opts;
+    const rec = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
+    return workers ? { ...rec, workers: workers() } : rec;
   }
 
   private async send(ack: boolean): Promise<void> {

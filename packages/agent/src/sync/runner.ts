@@ -7,7 +7,12 @@ import { SyncEngine } from "./sync.js";
 
 export interface SyncRunnerOptions {
   link: Omit<LinkOptions, "channel" | "channels">;
-  proof: ProofOptions;
+  /** Heartbeat and acks from this runner; absent in a cluster worker, whose primary proves for all workers. */
+  proof?: ProofOptions;
+  /** Called after every install (a cluster worker reports to its primary here). */
+  onApplied?: (revision: number, appliedAt: number) => void;
+  /** Identity in probe reports when there is no proof. */
+  agentId?: string;
   /** While the last sync attempt failed and Redis is up, retry this often (recovery, not polling). */
   retryMs: number;
   /** Also answer preflight probes on `keys.probes`, reporting as `proof.id` (one responder per agent). */
@@ -18,22 +23,26 @@ export interface SyncRunnerOptions {
 export class SyncRunner {
   readonly link: RedisLink;
   readonly engine: SyncEngine;
-  readonly proof: Proof;
+  readonly proof: Proof | undefined;
   readonly probes: ProbeResponder | undefined;
   private retry: NodeJS.Timeout | undefined;
 
-  constructor(keys: Keys, opts: SyncRunnerOptions, install: (revision: number, state: State) => void, log: Logger) {
+  constructor(keys: Keys, opts: SyncRunnerOptions, install: (revision: number, state: State) => void | Promise<void>, log: Logger) {
     const channels: Record<string, string> = opts.probes ? { probe: keys.probes } : {};
     this.link = new RedisLink({ ...opts.link, channel: keys.changes, channels }, log);
-    this.proof = new Proof(this.link.cmd, keys, opts.proof, log);
+    const proof = opts.proof ? new Proof(this.link.cmd, keys, opts.proof, log) : undefined;
+    this.proof = proof;
     this.engine = new SyncEngine({
       reader: new StoreReader(this.link.cmd, keys),
       log,
       install,
-      onApplied: (revision, appliedAt) => this.proof.applied(revision, appliedAt),
+      onApplied: (revision, appliedAt) => {
+        proof?.applied(revision, appliedAt);
+        opts.onApplied?.(revision, appliedAt);
+      },
     });
     this.link.on("message", (raw: string) => this.engine.onRaw(raw));
-    const probes = opts.probes ? new ProbeResponder({ redis: this.link.cmd, keys, agentId: opts.proof.id, log }) : undefined;
+    const probes = opts.probes ? new ProbeResponder({ redis: this.link.cmd, keys, agentId: opts.proof?.id ?? opts.agentId ?? "unknown", log }) : undefined;
     if (probes) this.link.on("probe", (raw: string) => probes.handle(raw));
     this.probes = probes;
     // Messages published while disconnected are gone; the revision tells what was missed.
@@ -45,7 +54,7 @@ export class SyncRunner {
   }
 
   async start(): Promise<void> {
-    this.proof.start();
+    this.proof?.start();
     await this.link.start();
   }
 
@@ -56,7 +65,7 @@ export class SyncRunner {
   async stop(): Promise<void> {
     clearInterval(this.retry);
     this.probes?.close();
-    await this.proof.stop();
+    await this.proof?.stop();
     await this.link.close();
   }
 }

@@ -7,7 +7,7 @@ export interface SyncDeps {
   reader: StoreReader;
   log: Logger;
   /** Builds and swaps the serving table; throws if the state cannot be compiled (nothing is swapped then). */
-  install(revision: number, state: State): void;
+  install(revision: number, state: State): void | Promise<void>;
   /** Called after every install, in revision order. */
   onApplied(revision: number, appliedAt: number): void;
 }
@@ -115,7 +115,7 @@ export class SyncEngine {
     let next: State;
     try {
       next = applyOps(this.state ?? { defaultUpstream: null, pools: {}, routes: {} }, msg.ops);
-      this.install(msg.rev, next);
+      await this.install(msg.rev, next);
     } catch (err) {
       this.fail(`revision ${msg.rev} rejected: ${message(err)}`);
       // The change may be fine against the authoritative state even if not against ours.
@@ -141,7 +141,8 @@ export class SyncEngine {
   private async loadSnapshot(): Promise<void> {
     let snap;
     try {
-      snap = await this.deps.reader.snapshot();
+      // Read and validated in slices: a 10k-route snapshot must not stall the requests being served.
+      snap = await this.deps.reader.snapshotCooperative();
     } catch (err) {
       // Both invalid content and an unreachable Redis land here; the current table stays.
       this.fail(`snapshot not applied: ${message(err)}`);
@@ -161,14 +162,14 @@ export class SyncEngine {
       return;
     }
     try {
-      this.install(snap.revision, snap.state);
+      await this.install(snap.revision, snap.state);
     } catch (err) {
       this.fail(`snapshot at revision ${snap.revision} rejected: ${message(err)}`);
     }
   }
 
-  private install(revision: number, state: State): void {
-    this.deps.install(revision, state);
+  private async install(revision: number, state: State): Promise<void> {
+    await this.deps.install(revision, state);
     this.revision = revision;
     this.state = state;
     this.appliedAt = Date.now();

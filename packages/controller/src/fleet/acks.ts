@@ -92,10 +92,16 @@ export class AckWatcher {
     private readonly keys: Keys,
     private readonly log: Logger,
   ) {
-    this.sub = new Redis(url, { maxRetriesPerRequest: null, keepAlive: 1000 });
+    // SUBSCRIBE only once the connection is ready, and again after every reconnect: issued earlier,
+    // it races ioredis's ready check (INFO is refused in subscriber mode) and the link drops.
+    this.sub = new Redis(url, { maxRetriesPerRequest: null, keepAlive: 1000, autoResubscribe: false });
     this.sub.on("error", (err) => this.log.debug({ err: err.message }, "ack subscriber error"));
     this.sub.on("message", (_ch: string, raw: string) => this.onAck(raw));
-    this.subscribed = this.sub.subscribe(keys.acks).catch((err: Error) => this.log.warn({ err: err.message }, "ack subscribe failed"));
+    let first: () => void;
+    this.subscribed = new Promise<void>((resolve) => (first = resolve));
+    this.sub.on("ready", () => {
+      this.sub.subscribe(keys.acks).then(() => first(), (err: Error) => this.log.warn({ err: err.message }, "ack subscribe failed"));
+    });
   }
 
   private onAck(raw: string): void {

@@ -5,6 +5,7 @@ import { referenceProblems } from "../model/refs.js";
 import { zodProblems } from "../model/validate.js";
 import { ChangeMessage, PROTOCOL_VERSION } from "../protocol.js";
 import { CorruptState } from "./errors.js";
+import { cooperativeSnapshot, type CooperativeOptions } from "./scan.js";
 
 export interface Snapshot {
   revision: number;
@@ -82,6 +83,14 @@ export class StoreReader {
       routes: Object.fromEntries(Object.entries(routes).map(([h, v]) => [h, parseJson(v, `route '${h}'`)])),
     };
     return { revision: Number(rev ?? 0), state: validateState(raw) };
+  }
+
+  /**
+   * The snapshot an agent loads while serving traffic: read and validated in slices (see scan.ts).
+   * Under a write storm that keeps moving the revision it falls back to the atomic read.
+   */
+  async snapshotCooperative(opts?: CooperativeOptions): Promise<Snapshot> {
+    return (await cooperativeSnapshot(this.redis, this.keys, opts)) ?? this.snapshot();
   }
 
   /**

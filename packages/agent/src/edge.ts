@@ -1,0 +1,101 @@
+import { once } from "node:events";
+import type { BlockList } from "node:net";
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { Slicer, buildKeys, type State } from "@switchyard/shared";
+import type { AgentConfig } from "./config.js";
+import { drain } from "./drain.js";
+import type { ForwardEngine } from "./serve/engine.js";
+import { createHttpProxyEngine } from "./serve/engine-http-proxy.js";
+import { createUndiciEngine } from "./serve/engine-undici.js";
+import { createProxyServer } from "./serve/proxy-server.js";
+import { compileTableCooperative, type RouteTable } from "./serve/table.js";
+import { TrafficCounters } from "./signals/counters.js";
+import { SyncRunner } from "./sync/runner.js";
+
+export const VERSION = "0.1.0";
+
+export interface EdgeStatus {
+  revision: number;
+  appliedAt: number | null;
+  redis: "connected" | "disconnected";
+  lastError: string | null;
+  ready: boolean;
+  routes: number;
+  pools: number;
+}
+
+export interface EdgeOptions {
+  /** Heartbeat and acks from this process (single-process agent); a cluster worker leaves them to its primary. */
+  proof: boolean;
+  /** Answer preflight probes (exactly one process per agent does). */
+  probes: boolean;
+  onApplied?: (revision: number, appliedAt: number) => void;
+}
+
+export function createEngine(config: AgentConfig, log: Logger): ForwardEngine {
+  const httpProxy = createHttpProxyEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log });
+  return config.engine === "undici" ? createUndiciEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log, fallback: httpProxy }) : httpProxy;
+}
+
+/**
+ * One proxy process: the serve flow (proxy server reading one table reference) and the push flow
+ * (sync runner swapping it), plus the traffic counters. Used as the whole agent, or as one worker
+ * of a multi-process agent, where each worker keeps its own subscription and table.
+ */
+export async function startEdge(config: AgentConfig, trusted: BlockList, log: Logger, opts: EdgeOptions) {
+  const keys = buildKeys(config.prefix);
+  const engine = createEngine(config, log);
+
+  // The one mutable reference of the serve flow: replaced whole, never mutated.
+  let table: RouteTable | undefined;
+  // Built aside in ~2 ms slices (requests keep flowing on the old table), then swapped in one assignment.
+  const install = async (revision: number, state: State) => {
+    const next = await compileTableCooperative(state, revision, new Slicer(2));
+    table = next;
+    // Keep-alive pools of targets the new table no longer names are closed, not leaked.
+    engine.retain(next.addresses);
+    log.info({ revision, routes: next.routeCount, pools: next.poolCount }, "route table applied");
+  };
+
+  const runner = new SyncRunner(
+    keys,
+    {
+      link: { url: config.redisUrl, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs, commandTimeoutMs: 2000 },
+      ...(opts.proof
+        ? { proof: { id: config.id, version: VERSION, address: `${config.host}:${config.port}`, intervalMs: config.heartbeatMs, ttlMs: config.heartbeatTtlMs } }
+        : {}),
+      ...(opts.onApplied ? { onApplied: opts.onApplied } : {}),
+      agentId: config.id,
+      retryMs: 2000,
+      probes: opts.probes,
+    },
+    install,
+    log,
+  );
+
+  // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
+  const counters = new TrafficCounters({ url: config.redisUrl, keys, flushMs: 1000, log });
+  const proxy: Server = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted, log, onResult: counters.record });
+  proxy.listen(config.port, config.host);
+  await once(proxy, "listening");
+  await runner.start();
+  counters.start();
+
+  return {
+    proxy,
+    status(): EdgeStatus {
+      const s = runner.status();
+      return { revision: s.revision, appliedAt: s.appliedAt, redis: s.redis, lastError: s.lastError, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0 };
+    },
+    /** Drain in-flight requests (bounded), flush counters, deregister, close upstream pools. */
+    async stop(): Promise<void> {
+      await drain(proxy, config.drainTimeoutMs);
+      await counters.stop();
+      await runner.stop();
+      engine.close();
+    },
+  };
+}
+
+export type Edge = Awaited<ReturnType<typeof startEdge>>;

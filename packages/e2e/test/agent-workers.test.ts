@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { get, startFleet, type Fleet } from "../src/fleet.js";
+
+let redis: RedisHandle;
+let fleet: Fleet;
+
+// One agent with two worker processes on the http-proxy engine (the other e2e tests use the
+// default undici engine with one process).
+before(async () => {
+  redis = await startRedis();
+  fleet = await startFleet(redis, randomPrefix("workers"), ["127.0.0.6"], { AGENT_WORKERS: "2", AGENT_ENGINE: "http-proxy" });
+  await fleet.api("PUT", "/v1/pools/blue", { targets: fleet.apps.blue.map((address) => ({ address })) });
+  await fleet.api("PUT", "/v1/pools/green", { targets: fleet.apps.green.map((address) => ({ address })) });
+});
+after(async () => {
+  await fleet?.stop();
+  await redis.stop();
+});
+
+type Status = { revision: number; redis: string; workers?: { pid: number; revision: number; ready: boolean }[] };
+
+test("a two-worker agent acks only once both workers applied, and /status shows each worker's revision", async () => {
+  const [a] = fleet.agents;
+  assert.ok(a);
+  const flip = await fleet.api("PUT", "/v1/routes/demo.local?wait=applied&timeout=5000", { upstream: "green" });
+  assert.equal(flip.body.complete, true, flip.text);
+  const status = (await (await fetch(`http://127.0.0.1:${a.adminPort}/status`)).json()) as Status;
+  assert.equal(status.workers?.length, 2);
+  assert.ok(status.workers?.every((w) => w.revision === flip.body.revision && w.ready), JSON.stringify(status));
+  assert.equal(status.revision, flip.body.revision);
+  // After the ack, every connection lands on a worker that serves green.
+  for (let i = 0; i < 20; i++) assert.match((await get(a.host, a.port, "demo.local")).body, /^green-/);
+  const agents = (await fleet.api("GET", "/v1/agents")).body as { id: string; workers?: unknown[] }[];
+  assert.equal(agents[0]?.workers?.length, 2);
+});
+
+test("a worker that dies is respawned and catches up before the agent counts as applied again", async () => {
+  const [a] = fleet.agents;
+  assert.ok(a);
+  const before = (await (await fetch(`http://127.0.0.1:${a.adminPort}/status`)).json()) as Status;
+  const victim = before.workers?.[0]?.pid;
+  assert.ok(victim);
+  process.kill(victim, "SIGKILL");
+  await waitFor(async () => {
+    const s = (await (await fetch(`http://127.0.0.1:${a.adminPort}/status`)).json()) as Status;
+    return s.workers?.length === 2 && !s.workers.some((w) => w.pid === victim) && s.workers.every((w) => w.ready);
+  }, { timeoutMs: 15_000, what: "respawned worker ready" });
+  const flip = await fleet.api("PUT", "/v1/routes/demo.local?wait=applied&timeout=5000", { upstream: "blue" });
+  assert.equal(flip.body.complete, true, flip.text);
+  for (let i = 0; i < 20; i++) assert.match((await get(a.host, a.port, "demo.local")).body, /^blue-/);
+});
