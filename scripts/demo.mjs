@@ -115,10 +115,10 @@ ${agentPorts.map((p) => `  curl -H 'Host: demo.local' http://127.0.0.1:${p}/`).j
   # the seed's one-liner, fleet-wide
   curl -X POST -H "Authorization: Bearer $TOKEN" '${controller}/_switch_upstream?host=demo.local&upstream=blue&wait=applied'
 
-  # a supervised canary back to blue: 10% -> 50% -> 100%, health-gated, auto-rollback on errors
+  # a supervised canary to green: 10% -> 50% -> 100%, health-gated, auto-rollback on errors
   curl -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${controller}/v1/cutovers \
-       -d '{"host":"demo.local","to":"blue","strategy":{"canary":{"steps":[10,50,100],"interval":"10s"}},"bake":"10s"}'
-  # ...or with the CLI, watching it live
+       -d '{"host":"demo.local","to":"green","strategy":{"canary":{"steps":[10,50,100],"interval":"10s"}},"bake":"10s"}'
+  # ...or with the CLI, watching it live (switch back to blue first if the canary above ran)
   SWITCHYARD_URL=${controller} SWITCHYARD_TOKEN=$TOKEN node packages/cli/dist/main.js cutover demo.local --to green --canary 10,50,100 --interval 10s --bake 10s --watch
 
   # which agent applied which revision

@@ -77,6 +77,12 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
   const counters = new TrafficCounters({ url: config.redisUrl, keys, flushMs: 1000, log });
   const proxy: Server = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted, log, onResult: counters.record });
+  // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.
+  const upgraded = new Set<import("node:stream").Duplex>();
+  proxy.on("upgrade", (_req, socket: import("node:stream").Duplex) => {
+    upgraded.add(socket);
+    socket.once("close", () => upgraded.delete(socket));
+  });
   proxy.listen(config.port, config.host);
   await once(proxy, "listening");
   await runner.start();
@@ -90,7 +96,9 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
     },
     /** Drain in-flight requests (bounded), flush counters, deregister, close upstream pools. */
     async stop(): Promise<void> {
-      await drain(proxy, config.drainTimeoutMs);
+      await drain(proxy, config.drainTimeoutMs, () => {
+        for (const s of upgraded) s.destroy();
+      });
       await counters.stop();
       await runner.stop();
       engine.close();

@@ -66,6 +66,12 @@ if (multi && cluster.isWorker) {
 
 let stopping: Promise<void> | undefined;
 function shutdown(signal: string): void {
+  if (stopping) return;
+  // Backstop: whatever hangs past the drain deadline (plus time to deregister) ends the process.
+  setTimeout(() => {
+    log.error("shutdown did not finish in time; exiting");
+    process.exit(1);
+  }, config.drainTimeoutMs + 5000).unref();
   stopping ??= (async () => {
     log.info({ signal }, "draining");
     await stop();

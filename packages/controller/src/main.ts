@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createCutoverQueue, createCutoverWorker } from "./cutover/queue.js";
 import { CutoverRepo } from "./cutover/repo.js";
 import { runCutover } from "./cutover/runner.js";
+import { isTerminal } from "./cutover/spec.js";
 import { AckWatcher } from "./fleet/acks.js";
 import { createLogger } from "./logger.js";
 import { createRedis } from "./redis.js";
@@ -33,6 +34,10 @@ const workerId = `${hostname()}:${process.pid}`;
 const cutoverWorker = createCutoverWorker(
   queueOpts,
   (id) => runCutover(id, { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs }),
+  async (id, err) => {
+    const rec = await repo.get(id);
+    if (rec && !isTerminal(rec.state)) await repo.save({ ...rec, state: "failed", reason: `the cutover job gave up after repeated errors (${err.message}); routes were left as they are` });
+  },
   log,
 );
 const app = createApp({ redis, keys, acks, repo, queue: cutoverQueue.queue, reader, writer, tokens: config.tokens, log });
@@ -47,7 +52,7 @@ function shutdown(signal: string): void {
   stopping = true;
   log.info({ signal }, "shutting down");
   const done = async () => {
-    // A running cutover's lock is released by close(); another controller resumes it from its record.
+    // Running cutovers are not waited for: their job locks lapse and another controller resumes them.
     await cutoverWorker.close();
     await cutoverQueue.close();
     acks.close();
@@ -56,6 +61,8 @@ function shutdown(signal: string): void {
   };
   server.close(() => void done());
   server.closeIdleConnections();
+  // Event streams and fleet waits would hold close() open; give answers in flight 2 s, then cut.
+  setTimeout(() => server.closeAllConnections(), 2000).unref();
   setTimeout(() => process.exit(0), 10_000).unref();
 }
 process.on("SIGTERM", () => shutdown("SIGTERM"));

@@ -87,3 +87,29 @@ test("a bad environment exits 2 with one message listing every problem", async (
   assert.match(out, /AGENT_TRUSTED_PROXIES: invalid CIDR/);
   assert.doesNotMatch(out, /at .*\.js:\d+/);
 });
+
+test("SIGTERM with an open WebSocket still exits 0 once the drain deadline passes", async () => {
+  const { WebSocketServer, WebSocket } = await import("ws");
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  wss.on("connection", (s) => s.on("message", (m) => s.send(m)));
+  const prefix = randomPrefix();
+  const writer = new StoreWriter(client, buildKeys(prefix), MIN_LOG_CAP);
+  await writer.write([{ op: "route.put", host: "ws.test", route: { upstream: `127.0.0.1:${(wss.address() as { port: number }).port}` } }], { actor: "t" });
+  const a = await agent(prefix, { AGENT_DRAIN_TIMEOUT_MS: "1000" });
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${a.admin}/readyz`)).ok, { what: "ready", timeoutMs: 10_000 });
+    const ws = new WebSocket(`ws://127.0.0.1:${a.port}/`, { headers: { host: "ws.test" } });
+    await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject));
+    const echoed = new Promise<string>((r) => ws.once("message", (m) => r(String(m))));
+    ws.send("ping");
+    assert.equal(await echoed, "ping");
+    const t0 = Date.now();
+    assert.equal(await a.proc.stop("SIGTERM", 10_000), 0);
+    assert.ok(Date.now() - t0 < 5000, `exited after ${Date.now() - t0} ms`);
+    ws.terminate();
+  } finally {
+    await a.proc.stop("SIGKILL");
+    wss.close();
+  }
+});

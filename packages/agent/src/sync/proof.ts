@@ -57,7 +57,9 @@ export class Proof {
     const m = this.redis
       .multi()
       .set(this.keys.agent(rec.id), JSON.stringify(rec), "PX", this.opts.ttlMs)
-      .zadd(this.keys.agents, rec.seenAt + this.opts.ttlMs, rec.id);
+      .zadd(this.keys.agents, rec.seenAt + this.opts.ttlMs, rec.id)
+      // Agents keep the live index small themselves: ids whose heartbeat expired a minute ago go.
+      .zremrangebyscore(this.keys.agents, "-inf", rec.seenAt - 60_000);
     if (ack) {
       m.publish(this.keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: rec.id, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt }));
     }

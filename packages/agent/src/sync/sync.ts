@@ -19,6 +19,7 @@ export interface SyncStatus {
   lastError: string | null;
 }
 
+const MAX_BUFFERED = 10_000;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -62,6 +63,9 @@ export class SyncEngine {
       return;
     }
     if (!this.initialized) {
+      // Bounded: if the first snapshot keeps failing, older hints are dropped; the snapshot that
+      // finally loads (and the log after it) covers whatever they said.
+      if (this.buffer.length >= MAX_BUFFERED) this.buffer.shift();
       this.buffer.push(msg);
       return;
     }

@@ -22,6 +22,8 @@ const RETRIES = 5;
  * between `since` and now says why:
  * - an entry written under this very `actor` is this step, already applied by a run that died
  *   before recording it (jobs are at-least-once): it is adopted, never applied twice;
+ * - an entry from another step of the same cutover (same `cutover:<id>/` prefix) is its own
+ *   earlier write: not a conflict, so re-base over it (a restore after an unrecorded step);
  * - an entry touching one of `hosts` is a concurrent manual switch: FenceBroken, nothing written;
  * - anything else (other hosts, pool edits) is unrelated: re-base on the new revision and retry.
  * A log trimmed past `since` cannot be verified, so that is FenceBroken too.
@@ -34,6 +36,7 @@ export async function fencedWrite(
   since: number,
 ): Promise<{ revision: number; adopted: boolean }> {
   let base = since;
+  const own = actor.slice(0, actor.indexOf("/") + 1);
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     try {
       const { revision } = await deps.writer.write(ops, { actor, expectedRevision: base });
@@ -50,6 +53,7 @@ export async function fencedWrite(
         ours = change.rev;
         continue;
       }
+      if (own !== "" && change.actor.startsWith(own)) continue;
       const touched = change.ops.find((op) => (op.op === "route.put" || op.op === "route.del") && hosts.includes(op.host));
       if (touched && "host" in touched) {
         throw new FenceBroken(`concurrent write to ${touched.host} at revision ${change.rev} by '${change.actor}'; the cutover stopped without overwriting it`);

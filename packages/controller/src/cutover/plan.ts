@@ -3,7 +3,11 @@ import { describeUpstream, looksLikeAddress, upstreamPools, type Route, type Sna
 import { ApiError } from "../http/errors.js";
 import type { CutoverRecord, CutoverRequest } from "./spec.js";
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const canonical = (u: unknown): string =>
+  u !== null && typeof u === "object" && "split" in u
+    ? JSON.stringify(Object.entries((u as { split: Record<string, number> }).split).sort(([a], [b]) => a.localeCompare(b)))
+    : JSON.stringify(u ?? null);
+const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 const isPool = (u: Upstream | null | undefined): u is string => typeof u === "string" && !looksLikeAddress(u);
 
 /**
@@ -62,6 +66,7 @@ export function planCutover(body: CutoverRequest, snap: Snapshot, actor: string,
     createdBy: actor,
     steps: [],
     restore: null,
+    reverting: null,
     readings: [],
     preflightResult: null,
     lastRevision: snap.revision,

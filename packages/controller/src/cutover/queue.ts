@@ -48,7 +48,13 @@ export async function enqueueCutover(queue: Queue<CutoverJob>, id: string, delay
   });
 }
 
-export function createCutoverWorker(opts: QueueOptions, process: (id: string) => Promise<unknown>, log: Logger): { worker: Worker<CutoverJob>; close(): Promise<void> } {
+export function createCutoverWorker(
+  opts: QueueOptions,
+  process: (id: string) => Promise<unknown>,
+  /** The job will not run again (retries used up): the record must not stay active holding its locks. */
+  exhausted: (id: string, err: Error) => Promise<void>,
+  log: Logger,
+): { worker: Worker<CutoverJob>; close(): Promise<void> } {
   const connection = new Redis(opts.url, { maxRetriesPerRequest: null });
   connection.on("error", () => undefined);
   const worker = new Worker<CutoverJob>(QUEUE, (job: Job<CutoverJob>) => process(job.data.id), {
@@ -60,7 +66,13 @@ export function createCutoverWorker(opts: QueueOptions, process: (id: string) =>
     // A cutover whose worker died is resumed, not abandoned, up to this many times.
     maxStalledCount: 10,
   });
-  worker.on("failed", (job, err) => log.error({ cutover: job?.data.id, err: err.message }, "cutover run failed; it will be retried"));
+  worker.on("failed", (job, err) => {
+    if (!job) return;
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.error({ cutover: job.data.id, err: err.message, attempt: job.attemptsMade, final }, final ? "cutover run failed for the last time" : "cutover run failed; it will be retried");
+    if (final) void exhausted(job.data.id, err).catch((e: Error) => log.error({ err: e.message }, "could not mark the cutover failed"));
+  });
   worker.on("error", (err) => log.warn({ err: err.message }, "cutover worker error"));
-  return { worker, close: async () => void (await worker.close().catch(() => undefined), connection.disconnect()) };
+  // close(true): do not wait for running cutovers; their locks lapse and another controller resumes them.
+  return { worker, close: async () => void (await worker.close(true).catch(() => undefined), connection.disconnect()) };
 }

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { Keys, Op, StoreReader, StoreWriter, Upstream } from "@switchyard/shared";
+import { WriteRefused, type Keys, type Op, type StoreReader, type StoreWriter, type Upstream } from "@switchyard/shared";
 import type { AckWatcher } from "../fleet/acks.js";
 import { FenceBroken, fencedWrite } from "./fence.js";
 import type { CutoverRepo } from "./repo.js";
@@ -64,6 +64,7 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
   };
 
   try {
+    if (rec.reverting) throw new Revert(rec.reverting.state, rec.reverting.reason);
     if (rec.state === "scheduled" || rec.state === "preflight") {
       if ((await deps.repo.controls(id)).abort) return finish("aborted", "aborted before any switch");
       if (rec.preflight) {
@@ -92,8 +93,13 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
       const controls = await deps.repo.controls(id);
       if (controls.abort) throw new Revert("aborted", "aborted by an operator");
       promoted ||= controls.promote;
-      // Promote skips the canary steps not yet written and the bake: straight to 100%.
-      if (promoted && rec.steps[k]?.revision == null) k = n - 1;
+      // Promote skips the canary steps not yet written and the bake: straight to 100%. Skipped
+      // steps are recorded as such, so the steps array never has holes.
+      if (promoted && rec.steps[k]?.revision == null) {
+        for (; k < n - 1; k++) {
+          rec.steps[k] = { index: k + 1, weight: rec.weights[k] as number, revision: null, writtenAt: null, acks: [], stragglers: [], completedAt: now(), skipped: true };
+        }
+      }
       const weight = rec.weights[k] as number;
       const step: StepRecord = (rec.steps[k] ??= { index: k + 1, weight, revision: null, writtenAt: null, acks: [], stragglers: [], completedAt: null });
       rec.step = { index: k + 1, total: n, weight };
@@ -102,10 +108,13 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
         rec.state = "switching";
         await save();
         const ops: Op[] = rec.hosts.map((host) => ({ op: "route.put", host, route: { upstream: upstreamAt(rec, host, weight) } }));
-        const { revision, adopted } = await fencedWrite(deps, ops, `cutover:${id}/step-${k + 1}`, rec.hosts, rec.lastRevision);
-        Object.assign(step, { revision, writtenAt: now() });
-        rec.lastRevision = revision;
-        if (adopted) log.warn({ step: k + 1, revision }, "step was already applied by an earlier run; adopted it");
+        const written = await fencedWrite(deps, ops, `cutover:${id}/step-${k + 1}`, rec.hosts, rec.lastRevision).catch((err: unknown) => {
+          pending.cancel();
+          throw err;
+        });
+        Object.assign(step, { revision: written.revision, writtenAt: now() });
+        rec.lastRevision = written.revision;
+        if (written.adopted) log.warn({ step: k + 1, revision: written.revision }, "step was already applied by an earlier run; adopted it");
       }
       rec.state = "waiting_acks";
       await save();
@@ -123,7 +132,9 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
     return finish("succeeded", `every step applied; ${rec.hosts.join(", ")} now on ${JSON.stringify(rec.to)}`);
   } catch (err) {
     if (err instanceof FenceBroken) return finish("failed", err.message);
-    if (err instanceof Revert) return revert(rec, err, deps, finish);
+    if (err instanceof Revert) return revert(rec, err, deps, save, finish);
+    // A refusal other than a moved revision is permanent (say the target pool was deleted): retrying cannot help.
+    if (err instanceof WriteRefused) return finish("failed", `the store refused a step: ${err.refusal.code}${"pool" in err.refusal ? ` (${err.refusal.pool})` : ""}; nothing more was written`);
     throw err;
   }
 }
@@ -160,31 +171,45 @@ async function watch(rec: CutoverRecord, k: number, durationMs: number, deps: Ru
   return false;
 }
 
-/** Puts the original routes back (fenced: a concurrent manual write is never overwritten). */
+/**
+ * Puts the original routes back (fenced: a concurrent manual write is never overwritten). The
+ * decision is saved before anything is written, so a run that dies here resumes into the restore.
+ * Whether anything was switched is read from the store, not from the record: a step written by a
+ * run that died before recording it must be undone too.
+ */
 async function revert(
   rec: CutoverRecord,
   why: Revert,
   deps: RunnerDeps,
+  save: () => Promise<void>,
   finish: (s: CutoverState, reason: string) => Promise<CutoverState>,
 ): Promise<CutoverState> {
-  if (!rec.steps.some((s) => s.revision !== null)) return finish(why.state, `${why.message}; nothing had been switched`);
+  rec.reverting ??= { state: why.state, reason: why.message };
+  await save();
   const ops: Op[] = rec.hosts.map((host) => {
     const route = rec.original[host];
     return route ? { op: "route.put", host, route } : { op: "route.del", host };
   });
+  const restore: StepRecord = (rec.restore ??= { index: 0, weight: 0, revision: null, writtenAt: null, acks: [], stragglers: [], completedAt: null });
+  if (restore.revision === null) {
+    const current = await deps.reader.snapshot();
+    const untouched = rec.hosts.every((h) => JSON.stringify(current.state.routes[h] ?? null) === JSON.stringify(rec.original[h] ?? null));
+    if (untouched) return finish(why.state, `${why.message}; nothing had been switched`);
+  }
+  const pending = await deps.acks.begin();
   try {
-    const pending = await deps.acks.begin();
-    const restore: StepRecord = (rec.restore ??= { index: 0, weight: 0, revision: null, writtenAt: null, acks: [], stragglers: [], completedAt: null });
     if (restore.revision === null) {
       const { revision } = await fencedWrite(deps, ops, `cutover:${rec.id}/restore`, rec.hosts, rec.lastRevision);
       Object.assign(restore, { revision, writtenAt: now() });
       rec.lastRevision = revision;
+      await save();
     }
     const acked = await pending.wait(restore.revision as number, rec.ackTimeoutMs);
     restore.acks = acked.applied;
     restore.stragglers = acked.missing;
     restore.completedAt = now();
   } catch (err) {
+    pending.cancel();
     if (err instanceof FenceBroken) return finish("failed", `${why.message}; could not restore: ${err.message}`);
     throw err;
   }

@@ -55,7 +55,13 @@ export async function preflight(redis: Redis, keys: Keys, targets: string[], pat
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   for (const agent of agents) {
-    const parsed = reports[agent] === undefined ? undefined : ProbeReport.safeParse(JSON.parse(reports[agent] as string));
+    let raw: unknown;
+    try {
+      raw = reports[agent] === undefined ? undefined : JSON.parse(reports[agent] as string);
+    } catch {
+      raw = undefined;
+    }
+    const parsed = raw === undefined ? undefined : ProbeReport.safeParse(raw);
     if (!parsed?.success) {
       report.missingAgents.push(agent);
       continue;

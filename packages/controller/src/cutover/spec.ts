@@ -35,7 +35,13 @@ export const CutoverRequest = z
     from: Upstream.optional(),
     strategy: z.union([z.literal("instant"), Canary]).default("instant"),
     preflight: z
-      .union([z.boolean(), z.strictObject({ path: z.string().startsWith("/").max(1024).optional(), timeout: Duration(60_000).optional() })])
+      .union([
+        z.boolean(),
+        z.strictObject({
+          path: z.string().max(1024).regex(/^\/[^\s\0]*$/, { message: "path must start with '/' and contain no spaces, CR, LF or NUL" }).optional(),
+          timeout: Duration(60_000).refine((ms) => ms >= 1, { message: "timeout must be at least 1ms" }).optional(),
+        }),
+      ])
       .default(true),
     ackTimeout: Duration(600_000).default(5000),
     bake: Duration(86_400_000).default(30_000),
@@ -63,6 +69,8 @@ export interface StepRecord {
   stragglers: string[];
   /** Set once the step's watch window passed; a resumed run starts at the first step without it. */
   completedAt: string | null;
+  /** A canary step passed over by promote: never written. */
+  skipped?: boolean;
 }
 
 export interface Reading {
@@ -103,6 +111,8 @@ export interface CutoverRecord {
   steps: StepRecord[];
   /** The write that put the original routes back (rollback or abort), with its acks. */
   restore: StepRecord | null;
+  /** Saved before the restore is written, so a run that dies mid-restore resumes into it. */
+  reverting: { state: "rolled_back" | "aborted"; reason: string } | null;
   readings: Reading[];
   preflightResult: PreflightReport | null;
   /** The fence: the fleet revision after this cutover's last own write (or when it began). */

@@ -52,8 +52,11 @@ export class PendingAcks {
     const timeout = setTimeout(() => this.wake?.(), timeoutMs);
     const poll = async () => {
       try {
-        for (const rec of await listAgents(this.cmd, this.keys)) {
-          if (rec.appliedAt !== null) this.saw(rec.id, rec.revision, rec.appliedAt);
+        const [agents, current] = await Promise.all([listAgents(this.cmd, this.keys), this.cmd.get(this.keys.rev)]);
+        for (const rec of agents) {
+          // A record ahead of Redis is an agent still holding a table from before Redis restarted
+          // empty: it has not applied this revision, whatever its number says.
+          if (rec.appliedAt !== null && rec.revision <= Number(current ?? 0)) this.saw(rec.id, rec.revision, rec.appliedAt);
         }
       } catch {
         // Redis trouble: the deadline still ends the wait.

@@ -23,8 +23,3 @@ export async function listAgents(redis: Redis, keys: Keys, now = Date.now()): Pr
   }
   return out.sort((a, b) => a.id.localeCompare(b.id));
 }
-
-/** Drops index entries whose heartbeat expired long ago, so the set does not grow with dead ids. */
-export async function pruneAgents(redis: Redis, keys: Keys, now = Date.now()): Promise<void> {
-  await redis.zremrangebyscore(keys.agents, "-inf", now - 60_000);
-}

@@ -1,7 +1,7 @@
 import { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Keys, StoreReader } from "@switchyard/shared";
-import { listAgents, pruneAgents } from "../fleet/agents.js";
+import { listAgents } from "../fleet/agents.js";
 import { methodNotAllowed } from "./errors.js";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -12,7 +12,6 @@ export function agentsApi({ redis, keys, reader }: { redis: Redis; keys: Keys; r
   r.route("/v1/agents")
     .get(async (_req, res) => {
       const [agents, current] = await Promise.all([listAgents(redis, keys), reader.revision()]);
-      void pruneAgents(redis, keys).catch(() => undefined);
       res.json(
         agents.map((a) => ({
           id: a.id,

@@ -100,6 +100,16 @@ export function cutoversApi({ reader, repo, queue }: CutoversApiDeps): Router {
             return;
           }
         }
+        // An abort must still restore even if the cutover's job is gone (retries used up, or removed):
+        // run it again; the runner sees the abort flag and puts the original routes back.
+        if (action === "abort") {
+          const job = await queue.getJob(rec.id);
+          const state = job ? await job.getState() : "missing";
+          if (state === "failed" || state === "completed" || state === "missing" || state === "unknown") {
+            await job?.remove().catch(() => undefined);
+            await enqueueCutover(queue, rec.id, 0);
+          }
+        }
         res.status(202).json({ id: rec.id, state: rec.state });
       })
       .all(methodNotAllowed(["POST"]));

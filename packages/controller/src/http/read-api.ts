@@ -12,7 +12,9 @@ export function readApi({ reader }: { reader: StoreReader }): Router {
       const { revision, state } = await reader.snapshot();
       const etag = `"${revision}"`;
       res.setHeader("ETag", etag);
-      if (req.headers["if-none-match"] === etag) {
+      const inm = req.headers["if-none-match"];
+      const matches = inm !== undefined && inm.split(",").some((t) => t.trim() === "*" || t.trim().replace(/^W\//, "") === etag);
+      if (matches) {
         res.status(304).end();
         return;
       }

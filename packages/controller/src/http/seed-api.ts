@@ -57,8 +57,9 @@ export function seedApi(deps: WriteDeps & { reader: StoreReader }): Router {
           res.setHeader("ETag", `"${result.revision}"`).type("text/plain").send(text);
           return;
         } catch (err) {
-          const retry = ifMatch === undefined && attempt < ATTEMPTS && err instanceof WriteRefused && err.refusal.code === "rev_mismatch";
-          if (!retry) throw err;
+          const raced = ifMatch === undefined && err instanceof WriteRefused && err.refusal.code === "rev_mismatch";
+          if (raced && attempt >= ATTEMPTS) throw new ApiError(409, "conflict", `the state kept changing under ${ATTEMPTS} attempts; try again`);
+          if (!raced) throw err;
         }
       }
     })

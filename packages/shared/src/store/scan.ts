@@ -57,18 +57,25 @@ export async function cooperativeSnapshot(redis: Redis, keys: Keys, opts: Cooper
     const before = Number((await redis.get(keys.rev)) ?? 0);
     const pools: State["pools"] = {};
     const routes: State["routes"] = {};
-    await scanHash(redis, keys.pools, batch, (name, raw) => {
-      check(PoolName, name, "pools");
-      pools[name] = check(Pool, parse(raw, `pool '${name}'`), `pools.${name}`);
-    }, slicer);
-    await scanHash(redis, keys.routes, batch, (host, raw) => {
-      const problem = hostProblem(host);
-      if (problem) throw new CorruptState(`routes.${host}: ${problem}`);
-      const route = check(Route, parse(raw, `route '${host}'`), `routes.${host}`);
-      const missing = routePools(route).find((p) => !Object.hasOwn(pools, p));
-      if (missing) throw new CorruptState(`route '${host}' names unknown pool '${missing}'`);
-      routes[host] = route;
-    }, slicer);
+    try {
+      await scanHash(redis, keys.pools, batch, (name, raw) => {
+        check(PoolName, name, "pools");
+        pools[name] = check(Pool, parse(raw, `pool '${name}'`), `pools.${name}`);
+      }, slicer);
+      await scanHash(redis, keys.routes, batch, (host, raw) => {
+        const problem = hostProblem(host);
+        if (problem) throw new CorruptState(`routes.${host}: ${problem}`);
+        const route = check(Route, parse(raw, `route '${host}'`), `routes.${host}`);
+        const missing = routePools(route).find((p) => !Object.hasOwn(pools, p));
+        if (missing) throw new CorruptState(`route '${host}' names unknown pool '${missing}'`);
+        routes[host] = route;
+      }, slicer);
+    } catch (err) {
+      // A pool and a route added mid-scan can look like a dangling reference: that is only
+      // corruption if the revision did not move; otherwise read again.
+      if (err instanceof CorruptState && Number((await redis.get(keys.rev)) ?? 0) !== before) continue;
+      throw err;
+    }
     const [def, after] = await redis.mget(keys.default, keys.rev);
     if (Number(after ?? 0) !== before) continue;
     const defaultUpstream = def === null || def === undefined ? null : check(Upstream, parse(def, "default upstream"), "defaultUpstream");
