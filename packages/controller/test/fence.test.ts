@@ -59,3 +59,15 @@ test("stops when the change log no longer reaches back to the fence", async () =
   for (let i = 0; i < MIN_LOG_CAP + 5; i++) await d.writer.write([pool("blue")], { actor: "ops" });
   await assert.rejects(fencedWrite(d, [route("a.com", "blue")], "cutover:x/step-1", ["a.com"], 1), /cannot verify/);
 });
+
+test("treats another step of the same cutover as its own write, not a concurrent one", async () => {
+  const d = setup();
+  await d.writer.write([pool("blue"), pool("green"), route("a.com", "blue")], { actor: "ops" });
+  // Step 1 was written by a run that died before recording it; the abort now restores.
+  await d.writer.write([route("a.com", "green")], { actor: "cutover:x/step-1", expectedRevision: 1 });
+  assert.deepEqual(await fencedWrite(d, [route("a.com", "blue")], "cutover:x/restore", ["a.com"], 1), { revision: 3, adopted: false });
+  assert.equal((await d.reader.snapshot()).state.routes["a.com"]?.upstream, "blue");
+  // Another cutover's write is still a conflict.
+  await d.writer.write([route("a.com", "green")], { actor: "cutover:y/step-1" });
+  await assert.rejects(fencedWrite(d, [route("a.com", "blue")], "cutover:x/restore", ["a.com"], 3), FenceBroken);
+});

@@ -146,6 +146,17 @@ describe("cutovers through 3 agents", () => {
     for (const a of fleet.agents) assert.match((await get(a.host, a.port, "abort.test")).body, /^blue-/);
   });
 
+  test("promote skips the remaining canary steps and the bake, recording the skipped steps", async () => {
+    await onBlue("promote.test");
+    const id = await startCutover(fleet, { host: "promote.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "30s" } }, bake: "30s", preflight: false });
+    await untilCutover(fleet, id, (c) => c.state === "baking" && c.step?.index === 1, "step 1 baking");
+    assert.equal((await fleet.api("POST", `/v1/cutovers/${id}/promote`)).status, 202);
+    const c = await finished(fleet, id, 15_000);
+    assert.equal(c.state, "succeeded", c.reason ?? "");
+    assert.deepEqual(c.steps.map((s) => [s.index, s.weight, s.revision === null]), [[1, 10, false], [2, 50, true], [3, 100, false]]);
+    for (const a of fleet.agents) assert.match((await get(a.host, a.port, "promote.test")).body, /^green-/);
+  });
+
   test("a scheduled cutover fires at its time, within 1 s", async () => {
     await onBlue("scheduled.test");
     const at = new Date(Date.now() + 3000);

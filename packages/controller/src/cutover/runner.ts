@@ -127,7 +127,6 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
       if (!promoted) promoted = await watch(rec, k, k === n - 1 ? rec.bakeMs : rec.intervalMs, deps, save);
       step.completedAt = now();
       await save();
-      if (promoted && k < n - 1) k = n - 2;
     }
     return finish("succeeded", `every step applied; ${rec.hosts.join(", ")} now on ${JSON.stringify(rec.to)}`);
   } catch (err) {
