@@ -135,10 +135,18 @@ export class SyncEngine {
       this.deps.log.info({ applied: this.revision, reason: r.reason }, "loading a snapshot");
       return this.loadSnapshot();
     }
-    for (const change of r.changes) {
-      if (classify(this.revision, change.rev) !== "next") continue;
-      await this.applyChange(change);
-      if (this.revision !== change.rev) return;
+    // The whole run is applied to one copy and installed once: one table compile for N changes
+    // instead of N (1 000 missed changes on a 10k-route table took seconds change by change).
+    const run = r.changes.filter((c) => c.rev > this.revision);
+    const last = run.at(-1);
+    if (!last) return;
+    let next: State;
+    try {
+      next = applyOps(this.state ?? { defaultUpstream: null, pools: {}, routes: {} }, run.flatMap((c) => c.ops));
+      await this.install(last.rev, next);
+    } catch (err) {
+      this.fail(`revisions ${run[0]?.rev}-${last.rev} rejected: ${message(err)}`);
+      await this.loadSnapshot();
     }
   }
 

@@ -1,0 +1,183 @@
+import { randomPrefix } from "@switchyard/testkit";
+import { WRK, paced, saturate } from "./load.js";
+import { QUICK, ROUNDS, cpuMicros, processTree, ratioOf, rssSampler, summarize, type Summary } from "./measure.js";
+import { NGINX, startNginxProxy, startNginxUpstream } from "./nginx.js";
+import { agentFeatures, startAgent, startServer, stopAll, type Server } from "./procs.js";
+import { buildKeys, connect, writeState } from "./state.js";
+
+/**
+ * Section 1: the same request through each proxy, side by side. Variants run interleaved within
+ * every round (A, B, C, A, B, C, ...), so a noisy neighbour hits all of them alike; comparisons are
+ * per-round ratios, summarised over the rounds.
+ */
+
+const SAT_S = QUICK ? 2 : 5;
+const RATE = 1500;
+const RATE_MS = QUICK ? 1500 : 2500;
+const HOST = "bench.local";
+
+interface Variant {
+  name: string;
+  kind: "direct" | "bare" | "agent" | "nginx";
+  port: number;
+  pid: number;
+  pids: number[];
+}
+
+export interface VariantResult {
+  name: string;
+  kind: Variant["kind"];
+  rps: Summary;
+  p50: Summary;
+  p99: Summary;
+  cpuPerReq: Summary;
+  rss: Summary;
+  rateP50: Summary;
+  rateP99: Summary;
+  rateCpuPerReq: Summary;
+  added: Summary;
+  errors: number;
+}
+
+export interface DatapathReport {
+  upstream: string;
+  tool: string;
+  nginx: boolean;
+  engines: string[];
+  satSeconds: number;
+  rate: number;
+  rateMs: number;
+  variants: VariantResult[];
+  ratios: { label: string; value: Summary; digits: number }[];
+  /** One line per run that had errors. */
+  errorNotes: string[];
+}
+
+export async function datapath(redisUrl: string): Promise<DatapathReport> {
+  const started: { stop(): Promise<void> }[] = [];
+  const procs: Server[] = [];
+  try {
+    let upstreamPort: number;
+    let upstreamDesc: string;
+    if (NGINX) {
+      const up = await startNginxUpstream();
+      started.push(up);
+      upstreamPort = up.port;
+      upstreamDesc = "nginx `return 200` (1 worker, 100-byte body), a separate process";
+    } else {
+      const up = await startServer("upstream");
+      procs.push(up);
+      upstreamPort = up.port;
+      upstreamDesc = "Node http server (servers.mjs, 100-byte body), a separate process";
+    }
+    const target = `127.0.0.1:${upstreamPort}`;
+
+    const prefix = randomPrefix("bench-dp");
+    const redis = connect(redisUrl);
+    await writeState(redis, buildKeys(prefix), { defaultUpstream: null, pools: { app: { targets: [{ address: target, weight: 1 }], keepalive: 64 } }, routes: { [HOST]: { upstream: "app" } } });
+    redis.disconnect();
+
+    const variants: Variant[] = [{ name: "direct (no proxy)", kind: "direct", port: upstreamPort, pid: -1, pids: [] }];
+    const add = (name: string, kind: Variant["kind"], port: number, pid: number) => variants.push({ name, kind, port, pid, pids: [] });
+    if (NGINX) {
+      const n = await startNginxProxy(target);
+      started.push(n);
+      add("nginx (1 worker, keepalive 64)", "nginx", n.port, n.pid);
+    }
+    for (const mode of ["bare-http-proxy", "bare-undici"]) {
+      const s = await startServer(mode, { TARGET: target, KEEPALIVE: "64" });
+      procs.push(s);
+      add(mode, "bare", s.port, s.pid);
+    }
+    const features = agentFeatures();
+    const engines = features.engines.length > 0 ? features.engines : [""];
+    for (const engine of engines) {
+      const a = await startAgent({ redisUrl, prefix, id: `dp-${engine || "agent"}`, ...(engine ? { engine } : {}) });
+      procs.push(a);
+      add(engine ? `agent (${engine})` : "agent", "agent", a.port, a.pid);
+    }
+    if (features.workers) {
+      const engine = engines[0] ?? "";
+      const a = await startAgent({ redisUrl, prefix, id: "dp-workers", workers: 2, ...(engine ? { engine } : {}) });
+      procs.push(a);
+      add(`agent (${engine || "default"}, AGENT_WORKERS=2)`, "agent", a.port, a.pid);
+    }
+    // Worker processes exist by now (the agent is ready only once every worker has a table).
+    for (const v of variants) v.pids = v.pid > 0 ? processTree(v.pid) : [];
+
+    const url = (v: Variant) => `http://127.0.0.1:${v.port}/`;
+    // Warm-up: JIT, keep-alive pools, first-request costs; not recorded.
+    for (const v of variants) await saturate({ url: url(v), seconds: 1, host: HOST });
+
+    const raw = new Map<string, Record<string, number[]>>(variants.map((v) => [v.name, {}]));
+    const notes: string[] = [];
+    const rec = (v: Variant, k: string, x: number) => {
+      const r = raw.get(v.name) as Record<string, number[]>;
+      (r[k] ??= []).push(x);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const v of variants) {
+        const cpu0 = cpuMicros(v.pids);
+        const rss = rssSampler(v.pids);
+        const r = await saturate({ url: url(v), seconds: SAT_S, host: HOST });
+        const cpu = cpuMicros(v.pids) - cpu0;
+        rec(v, "rss", rss.stop());
+        rec(v, "rps", r.rps);
+        rec(v, "p50", r.p50Ms);
+        rec(v, "p99", r.p99Ms);
+        rec(v, "cpu", v.pids.length ? cpu / r.requests : NaN);
+        rec(v, "errors", r.errors);
+        if (r.errors) notes.push(`${v.name}, saturation round ${round + 1}: ${r.errorDetail}`);
+      }
+      for (const v of variants) {
+        const cpu0 = cpuMicros(v.pids);
+        const r = await paced({ targets: [{ host: "127.0.0.1", port: v.port }], rate: RATE, hostHeader: () => HOST, connectionsPerTarget: 16 }, RATE_MS);
+        const cpu = cpuMicros(v.pids) - cpu0;
+        rec(v, "rateP50", r.p50Ms);
+        rec(v, "rateP99", r.p99Ms);
+        rec(v, "rateCpu", v.pids.length ? cpu / r.completed : NaN);
+        rec(v, "errors", r.failed);
+        if (r.failed) notes.push(`${v.name}, ${RATE} rps round ${round + 1}: ${r.failed} failed (${r.errorDetail})`);
+      }
+    }
+
+    const get = (name: string, k: string) => raw.get(name)?.[k] ?? [];
+    const direct = variants[0] as Variant;
+    const results: VariantResult[] = variants.map((v) => ({
+      name: v.name,
+      kind: v.kind,
+      rps: summarize(get(v.name, "rps")),
+      p50: summarize(get(v.name, "p50")),
+      p99: summarize(get(v.name, "p99")),
+      cpuPerReq: summarize(get(v.name, "cpu")),
+      rss: summarize(v.pids.length ? get(v.name, "rss") : []),
+      rateP50: summarize(get(v.name, "rateP50")),
+      rateP99: summarize(get(v.name, "rateP99")),
+      rateCpuPerReq: summarize(get(v.name, "rateCpu")),
+      added: summarize(v === direct ? [] : get(v.name, "rateP50").map((x, i) => x - (get(direct.name, "rateP50")[i] ?? NaN))),
+      errors: get(v.name, "errors").reduce((a, b) => a + b, 0),
+    }));
+
+    const ratios: DatapathReport["ratios"] = [];
+    const nginx = variants.find((v) => v.kind === "nginx");
+    for (const a of variants.filter((v) => v.kind === "agent")) {
+      if (nginx) {
+        ratios.push({ label: `${a.name} CPU/req ÷ nginx CPU/req (saturation)`, value: ratioOf(get(a.name, "cpu"), get(nginx.name, "cpu")), digits: 2 });
+        ratios.push({ label: `${a.name} CPU/req ÷ nginx CPU/req (${RATE} rps)`, value: ratioOf(get(a.name, "rateCpu"), get(nginx.name, "rateCpu")), digits: 2 });
+        ratios.push({ label: `${a.name} rps ÷ nginx rps (saturation)`, value: ratioOf(get(a.name, "rps"), get(nginx.name, "rps")), digits: 2 });
+      }
+    }
+    for (const [engine, bare] of [["undici", "bare-undici"], ["http-proxy", "bare-http-proxy"]] as const) {
+      // Same engine, single process: what routing, header handling and counters add to the bare library.
+      const a = variants.find((v) => v.name === `agent (${engine})`) ?? (engines[0] === "" && engine === "http-proxy" ? variants.find((v) => v.name === "agent") : undefined);
+      if (!a) continue;
+      const over = (k: string) => summarize(get(a.name, k).map((x, i) => x / (get(bare, k)[i] ?? NaN) - 1));
+      ratios.push({ label: `routing overhead ${engine}: agent ÷ ${bare} CPU/req − 1 (saturation)`, value: over("cpu"), digits: 2 });
+      ratios.push({ label: `routing overhead ${engine}: agent ÷ ${bare} CPU/req − 1 (${RATE} rps)`, value: over("rateCpu"), digits: 2 });
+    }
+    const tool = WRK ? "wrk -t2 -c50" : "autocannon -c50 (wrk not installed; autocannon reports latency in whole ms)";
+    return { upstream: upstreamDesc, tool, nginx: !!NGINX, engines, satSeconds: SAT_S, rate: RATE, rateMs: RATE_MS, variants: results, ratios, errorNotes: notes };
+  } finally {
+    await stopAll([...procs, ...started]);
+  }
+}

@@ -1,0 +1,153 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { startRedis } from "@switchyard/testkit";
+import { catchup, type CatchupReport } from "./catchup.js";
+import { cutover, type CutoverReport } from "./cutover.js";
+import { datapath, type DatapathReport } from "./datapath.js";
+import { toolVersions } from "./load.js";
+import { QUICK, ROUNDS, fmt, fmtNum } from "./measure.js";
+import { nginxVersion } from "./nginx.js";
+import { ROOT } from "./procs.js";
+import { propagation, type PropagationReport } from "./propagation.js";
+import { renderCatchup, renderCutover, renderDatapath, renderPropagation, renderRouting, renderTargets, type Target } from "./report.js";
+import { routing, type RoutingReport } from "./routing.js";
+
+/**
+ * `pnpm bench`: runs the sections in order against one private redis-server, writes BENCHMARKS.md
+ * at the repository root and prints a summary. BENCH_QUICK=1 shortens everything (smoke run);
+ * BENCH_ONLY=datapath,routing,propagation,cutover,catchup runs a subset.
+ */
+
+const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup"] as const;
+type Section = (typeof SECTIONS)[number];
+const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
+const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
+if (unknown.length) {
+  console.error(`BENCH_ONLY: unknown section(s) ${unknown.join(", ")}; known: ${SECTIONS.join(", ")}`);
+  process.exit(2);
+}
+const wanted = (s: Section) => !only || only.includes(s);
+
+// Whole-run bound: `pnpm bench` must end within 10 minutes, build included. Past 9 minutes the
+// report is written with what finished and the process exits.
+const DEADLINE_MS = 9 * 60_000;
+const t0 = Date.now();
+const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport } = {};
+const failures: string[] = [];
+const timings: string[] = [];
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch {
+    return "";
+  }
+}
+
+function targets(): Target[] {
+  const r = results.routing;
+  const p = results.propagation;
+  const c = results.cutover;
+  const row = (n: number) => p?.rows.find((x) => x.n === n);
+  const t: Target[] = [];
+  const add = (what: string, measured: string | undefined, pass: boolean | undefined) => t.push({ what, measured: measured ?? "not measured", pass: measured === undefined ? undefined : pass });
+  add("routing: lookup cost flat, 10k hosts vs 1 (no numeric bound given)", r && `resolve ${fmt(r.lookupRatio, 2)}×; proxy CPU/req ${fmt(r.cpuRatio, 2)}×`, undefined);
+  add("routing: snapshot load (10k hosts, 1k pools) ≤ 100 ms", r && fmt(r.loadMs, 1, " ms"), r && r.loadMs.median <= 100);
+  add("routing: agent RSS after load ≤ 100 MB", r && fmt(r.rssAfterLoad, 1, " MB"), r && r.rssAfterLoad.median <= 100);
+  const rs = r?.resync[0];
+  add("routing: no event-loop block > 5 ms during a resync under traffic (max over all reloads)", rs && `max ${fmtNum(rs.block.max, 2)} ms (median ${fmtNum(rs.block.median, 2)} ms; control windows max ${fmtNum(rs.control.max, 2)} ms)`, rs && rs.block.max <= 5);
+  const n100 = row(100);
+  const n1000 = row(1000);
+  add("propagation: p99 write → last ack ≤ 10 ms, 100 agents", n100 && `${fmtNum(n100.pooled.p99, 1)} ms (per round ${fmt(n100.p99, 1)})`, n100 && n100.pooled.p99 <= 10);
+  add("propagation: p99 write → last ack ≤ 50 ms, 1000 agents", n1000 && `${fmtNum(n1000.pooled.p99, 1)} ms (per round ${fmt(n1000.p99, 1)})`, n1000 && n1000.pooled.p99 <= 50);
+  add("propagation: flip skew p99 ≤ 5 ms, 100 agents", n100 && `${fmtNum(n100.pooled.skewP99, 1)} ms (per round ${fmt(n100.skewP99, 1)})`, n100 && n100.pooled.skewP99 <= 5);
+  add(`cutover: 0 failed requests over ${c?.switches ?? 100} switches`, c && String(c.failed), c && c.failed === 0);
+  add("cutover: 0 responses from the old pool after an agent's ack", c && `${c.stale} of ${fmtNum(c.checked)} checked`, c && c.stale === 0 && c.checked > 0);
+  return t;
+}
+
+function write(note?: string): string {
+  const cpus = os.cpus();
+  const commit = sh("git", ["rev-parse", "HEAD"]) || "unknown";
+  const dirty = sh("git", ["--no-optional-locks", "status", "--porcelain"]).split("\n").filter(Boolean).length;
+  const tools = toolVersions();
+  const redisV = /v=(\S+)/.exec(sh("redis-server", ["--version"]))?.[1] ?? "unknown";
+  const md = [
+    "# Switchyard benchmarks",
+    "",
+    QUICK ? "> **BENCH_QUICK=1 smoke run: shortened durations and counts, not representative.**\n" : "",
+    only ? `> **Partial run: BENCH_ONLY=${only.join(",")}.**\n` : "",
+    note ? `> **${note}**\n` : "",
+    `Generated ${new Date().toISOString()} by \`pnpm bench\` (${fmtNum((Date.now() - t0) / 1000, 0)} s after the build; ${timings.join(", ")}).`,
+    "",
+    "| fact | value |",
+    "|---|---|",
+    `| command | \`${[QUICK ? "BENCH_QUICK=1" : "", only ? `BENCH_ONLY=${only.join(",")}` : "", "pnpm bench"].filter(Boolean).join(" ")}\` |`,
+    `| git commit | \`${commit}\`${dirty ? ` (+ ${dirty} uncommitted paths in the work tree)` : ""} |`,
+    `| Node | ${process.version} |`,
+    `| OS / kernel | ${os.type()} ${os.release()} (${os.arch()}) |`,
+    `| CPU | ${cpus[0]?.model ?? "unknown"} × ${cpus.length} |`,
+    `| memory | ${fmtNum(os.totalmem() / 2 ** 30, 1)} GiB |`,
+    `| wrk | ${tools.wrk} |`,
+    `| nginx | ${nginxVersion()} |`,
+    `| autocannon | ${tools.autocannon} |`,
+    `| redis-server | ${redisV} (private, started by the bench) |`,
+    "",
+    `Method: the machine is shared and noisy, so every figure is the median of ${ROUNDS} or more rounds with [min–max], the rounds interleaved ` +
+      "across the things compared (A, B, C, A, B, C, ...), and every comparison is a ratio of figures measured side by side in this run. " +
+      "All traffic stays on 127.0.0.x.",
+    "",
+    "## Targets",
+    "",
+    renderTargets(targets()),
+    ...(failures.length ? ["", "## Sections that failed", "", ...failures.map((f) => `- ${f}`)] : []),
+    ...(results.datapath ? ["", "## 1. Data path", "", renderDatapath(results.datapath)] : []),
+    ...(results.routing ? ["", "## 2. Routing scale", "", renderRouting(results.routing)] : []),
+    ...(results.propagation ? ["", "## 3. Propagation and flip skew", "", renderPropagation(results.propagation)] : []),
+    ...(results.cutover ? ["", "## 4. Cutover under load", "", renderCutover(results.cutover)] : []),
+    ...(results.catchup ? ["", "## 5. Catch-up after 1 000 missed changes", "", renderCatchup(results.catchup)] : []),
+    "",
+  ].join("\n").replace(/\n{3,}/g, "\n\n");
+  writeFileSync(join(ROOT, "BENCHMARKS.md"), md);
+  return md;
+}
+
+const watchdog = setTimeout(() => {
+  write("Stopped at the 9-minute bound: sections missing below did not finish.");
+  console.error("bench: 9-minute bound reached; wrote a partial BENCHMARKS.md");
+  process.exit(1);
+}, DEADLINE_MS);
+watchdog.unref();
+
+const redis = await startRedis();
+try {
+  const run = async <K extends Section>(name: K, fn: () => Promise<NonNullable<(typeof results)[K]>>) => {
+    if (!wanted(name)) return;
+    const s = Date.now();
+    console.log(`bench: ${name} ...`);
+    try {
+      results[name] = await fn();
+    } catch (err) {
+      failures.push(`${name}: ${(err as Error).stack ?? String(err)}`.replace(/\n/g, " "));
+      console.error(`bench: ${name} failed:`, err);
+    }
+    timings.push(`${name} ${fmtNum((Date.now() - s) / 1000, 0)} s`);
+  };
+  await run("datapath", () => datapath(redis.url));
+  await run("routing", () => routing(redis.url));
+  await run("propagation", () => propagation(redis.url));
+  await run("cutover", () => cutover(redis));
+  // The 10k-route log catch-up takes seconds per round; it runs only while the budget allows.
+  await run("catchup", () => catchup(redis.url, { large: Date.now() - t0 < 6 * 60_000 }));
+} finally {
+  await redis.stop();
+}
+
+write();
+console.log("\n" + renderTargets(targets()));
+for (const r of results.datapath?.ratios ?? []) console.log(`${r.label}: ${fmt(r.value, r.digits)}`);
+if (failures.length) console.log(`\nfailed sections:\n${failures.join("\n")}`);
+console.log(`\nBENCHMARKS.md written (${fmtNum((Date.now() - t0) / 1000, 0)} s after the build).`);
+process.exit(failures.length ? 1 : 0);

@@ -1,0 +1,117 @@
+import type { CatchupReport } from "./catchup.js";
+import type { CutoverReport } from "./cutover.js";
+import type { DatapathReport } from "./datapath.js";
+import { fmt, fmtNum, type Summary } from "./measure.js";
+import type { PropagationReport } from "./propagation.js";
+import type { RoutingReport } from "./routing.js";
+
+/** Renders each section's results as Markdown tables; every figure is `median [min–max]`. */
+
+export interface Target {
+  what: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+const table = (head: string[], rows: string[][]) =>
+  [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+
+const us = (s: Summary) => fmt(s, 1, " µs");
+const ms = (s: Summary, d = 2) => fmt(s, d, " ms");
+
+export function renderDatapath(d: DatapathReport): string {
+  const rows = d.variants.map((v) => [
+    v.name, fmt(v.rps), ms(v.p50), ms(v.p99), v.kind === "direct" ? "—" : us(v.cpuPerReq), v.kind === "direct" ? "—" : fmt(v.rss, 1, " MB"),
+    ms(v.rateP50), ms(v.rateP99), v.kind === "direct" ? "—" : ms(v.added, 3), v.kind === "direct" ? "—" : us(v.rateCpuPerReq), String(v.errors),
+  ]);
+  return [
+    `Upstream: ${d.upstream}. ${d.nginx ? "" : "**nginx is not installed: the nginx row and the agent ÷ nginx ratios are missing.** "}` +
+      `Engines found in the agent's config: ${d.engines.filter(Boolean).join(", ") || "(no AGENT_ENGINE yet; one engine)"}.`,
+    `Saturation: ${d.tool}, ${d.satSeconds} s per run, Host: bench.local. Fixed rate: paced Node client, ${d.rate} rps for ${d.rateMs / 1000} s, keep-alive.`,
+    `CPU/req = (utime+stime of the proxy's process tree after − before, from /proc/<pid>/stat) ÷ completed requests; RSS = peak VmRSS summed over the tree during the saturation run.`,
+    `"added p50" = proxy p50 − direct p50 at the same rate, per round. Errors = non-2xx + socket errors over all runs.`,
+    `CPU is counted in clock ticks (10 ms at 100 Hz): at the fixed rate (~${fmtNum((d.rate * d.rateMs) / 1000)} requests per run) CPU/req moves in steps of ~${fmtNum(1e4 / ((d.rate * d.rateMs) / 1000), 1)} µs, so the saturation figures are the precise ones.`,
+    "",
+    table(["path", "rps (sat.)", "p50 (sat.)", "p99 (sat.)", "CPU/req (sat.)", "RSS (sat.)", `p50 @${d.rate}`, `p99 @${d.rate}`, "added p50", `CPU/req @${d.rate}`, "errors"], rows),
+    "",
+    table(["ratio (per round, then median [min–max])", "value"], d.ratios.map((r) => [r.label, fmt(r.value, r.digits)])),
+    ...(d.errorNotes.length ? ["", "Runs with errors:", "", ...d.errorNotes.map((n) => `- ${n}`)] : []),
+  ].join("\n");
+}
+
+export function renderRouting(r: RoutingReport): string {
+  return [
+    `Upstream: Node servers.mjs (100-byte body, separate process). Through the proxy: ${r.tool}, -t2 -c50, ${r.satSeconds} s per run, agent with the default engine; the 1-host agent gets a script with its single host.`,
+    `resolve() on random hosts of a 10k table pays cache misses a 1-entry table never does; the proxy rows show what that costs per request.`,
+    `State: ${fmtNum(r.hosts)} exact hosts over ${fmtNum(r.pools)} pools (host i → pool i mod ${r.pools}, every pool → the same upstream), written with StoreWriter in batches of 500 ops.`,
+    `Event-loop blocks: monitorEventLoopDelay (resolution 1 ms) inside the agent process (eld-probe.mjs preloaded with --import); a reload is forced by emptying the change log and announcing a revision gap.`,
+
+    "",
+    table(["figure", "value"], [
+      [`table.resolve, random host of ${fmtNum(r.hosts)} (ns/lookup)`, fmt(r.lookupBig, 1)],
+      ["table.resolve, 1-host table (ns/lookup)", fmt(r.lookupOne, 1)],
+      [`lookup ratio ${fmtNum(r.hosts)} ÷ 1`, fmt(r.lookupRatio, 2)],
+      [`proxy rps, random Host of ${fmtNum(r.hosts)}`, fmt(r.rpsBig)],
+      ["proxy rps, 1 host", fmt(r.rpsOne)],
+      [`proxy CPU/req ratio ${fmtNum(r.hosts)} ÷ 1`, fmt(r.cpuRatio, 2)],
+      [`proxy rps ratio ${fmtNum(r.hosts)} ÷ 1`, fmt(r.rpsRatio, 2)],
+      ["snapshot load: SyncRunner start → table installed (in-process)", ms(r.loadMs, 1)],
+      ["the same for the 1-host state", ms(r.loadOneMs, 1)],
+      ["agent process RSS after loading the state (fresh process, ready)", fmt(r.rssAfterLoad, 1, " MB")],
+      ["agent process RSS with the 1-host state (fresh process, ready)", fmt(r.rssOneAfterLoad, 1, " MB")],
+      ["agent process RSS after the wrk runs", fmt(r.rssAfterTraffic, 1, " MB")],
+      ["agent process RSS, 1-host state, after the wrk runs", fmt(r.rssOne, 1, " MB")],
+      ...r.resync.flatMap((x) => [
+        [`${x.label}: full snapshot reload under ${r.resyncRate} rps, trigger → ack`, ms(x.resyncMs, 1)],
+        [`${x.label}: longest event-loop block in the reload window`, ms(x.block, 2)],
+        [`${x.label}: longest event-loop block in an equal window without reload (control)`, ms(x.control, 2)],
+      ]),
+      ["requests failed during the reload rounds (both agents)", r.resyncFailed ? `${r.resyncFailed}: ${r.resyncFailedDetail}` : "0"],
+    ]),
+  ].join("\n");
+}
+
+export function renderPropagation(p: PropagationReport): string {
+  const rows = p.rows.map((r) => [
+    String(r.n), String(r.procs), String(r.writes), ms(r.p50, 1), ms(r.p99, 1), ms(r.max, 1), `${fmtNum(r.pooled.p50, 1)} / ${fmtNum(r.pooled.p99, 1)} / ${fmtNum(r.pooled.max, 1)}`,
+    ms(r.skewP50, 1), ms(r.skewP99, 1), `${fmtNum(r.pooled.skewP99, 1)}`, String(r.incomplete),
+  ]);
+  return [
+    `Agents are SyncRunner instances (own command + subscriber connections, real Proof acks and heartbeats), ${p.layout}.`,
+    `write → last ack = bench-process arrival time of the N-th ack on keys.acks (performance.now()) − time just before StoreWriter.write(). Flip skew = max − min of the acks' appliedAt (Date.now() in the agents, 1 ms resolution).`,
+    `Caveat: up to 500 agents share one Node process here, so every write is parsed, applied, compiled and acked by those agents one after another on one event loop (and the two processes share 2 cores with Redis and the bench). That serial work is part of both figures at N ≥ 100; agents on their own machines would not queue behind each other.`,
+    `Per-round figures are p50/p99/max within a round (${p.rounds} interleaved rounds over N); "pooled" is over all writes of that N.`,
+    "",
+    table(["N agents", "procs", "writes", "p50 write→last ack", "p99", "max", "pooled p50 / p99 / max (ms)", "skew p50", "skew p99", "pooled skew p99 (ms)", "writes missing acks"], rows),
+  ].join("\n");
+}
+
+export function renderCutover(c: CutoverReport): string {
+  return [
+    `Controller + 3 agent processes (${c.engine}) + blue/green sample apps (e2e startFleet). Paced load ${c.rate} rps over the 3 agents (Host demo.local) while ${c.switches} switches run as PUT /v1/routes/demo.local?wait=applied.`,
+    "",
+    table(["figure", "value"], [
+      ["requests sent", fmtNum(c.requests)],
+      ["failed requests (transport errors + non-200 + skipped)", String(c.failed)],
+      ["requests started after an agent's ack (and before the next write) that were checked", fmtNum(c.checked)],
+      ["responses from the old pool after the agent's ack", String(c.stale)],
+      ["switches not complete (wait=applied answered complete=false)", String(c.incomplete)],
+      ["write → wait=applied answer, p50 / p99 / max", `${fmtNum(c.answer.p50, 1)} / ${fmtNum(c.answer.p99, 1)} / ${fmtNum(c.answer.max, 1)} ms`],
+      ["per-round p50 of write → answer (rounds of switches)", ms(c.answerRounds, 1)],
+    ]),
+  ].join("\n");
+}
+
+export function renderCatchup(c: CatchupReport): string {
+  const rows = c.rows.map((r) => [r.label, ms(r.log, 1), ms(r.snapshot, 1), fmt(r.ratio, 2), r.rounds < 3 ? `${r.rounds} (indicative)` : String(r.rounds)]);
+  return [
+    `A SyncEngine (the agent's sync core, install = compileTableCooperative as in the agent) at revision R; ${fmtNum(c.missed)} changes (route.put) are written without it hearing them; then resync() is timed until it reports R+${c.missed}.`,
+    `Log path: XRANGE of the change log, each change applied in order. Snapshot path: the same, after XTRIM of the log to 0 entries, so catch-up finds a gap and loads a snapshot.`,
+    "",
+    table(["state", "from the change log", "from a snapshot", "log ÷ snapshot", "rounds"], rows),
+  ].join("\n");
+}
+
+export function renderTargets(targets: Target[]): string {
+  return table(["target", "measured", "result"], targets.map((t) => [t.what, t.measured, t.pass === undefined ? (t.measured === "not measured" ? "not measured" : "no numeric target") : t.pass ? "PASS" : "**MISS**"]));
+}

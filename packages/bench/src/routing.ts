@@ -1,0 +1,195 @@
+import { pathToFileURL } from "node:url";
+import { Slicer, buildKeys, type State } from "@switchyard/shared";
+import { SyncRunner } from "@switchyard/agent";
+import { freePort, randomPrefix } from "@switchyard/testkit";
+import { compileTable, compileTableCooperative, type RouteTable } from "../../agent/src/serve/table.js";
+import { WRK, saturate } from "./load.js";
+import { QUICK, ROUNDS, cpuMicros, processTree, ratioOf, rssMB, sleep, summarize, type Summary } from "./measure.js";
+import { startAgent, startServer, stopAll, type AgentProc, type Server } from "./procs.js";
+import { resyncUnderLoad, type ResyncRow } from "./resync.js";
+import { bigState, connect, hostName, quiet, writeState } from "./state.js";
+
+/**
+ * Section 2: routing with 10 000 hosts and 1 000 pools against 1 host. Lookup cost in-process
+ * (table.resolve), then through a real agent process with random Host headers, snapshot load
+ * time, RSS, and the longest event-loop block in the agent while it reloads a full snapshot under
+ * traffic (measured by eld-probe.mjs preloaded into that agent).
+ */
+
+const HOSTS = 10_000;
+const POOLS = 1_000;
+const SAT_S = QUICK ? 2 : 4;
+const LOOKUPS = QUICK ? 200_000 : 1_000_000;
+const RESYNC_RATE = 1000;
+const RESYNC_ROUNDS = 5;
+
+export interface RoutingReport {
+  hosts: number;
+  pools: number;
+  tool: string;
+  satSeconds: number;
+  lookupBig: Summary;
+  lookupOne: Summary;
+  lookupRatio: Summary;
+  rpsBig: Summary;
+  rpsOne: Summary;
+  rpsRatio: Summary;
+  cpuRatio: Summary;
+  loadMs: Summary;
+  loadOneMs: Summary;
+  rssAfterLoad: Summary;
+  rssAfterTraffic: Summary;
+  rssOne: Summary;
+  rssOneAfterLoad: Summary;
+  resyncRate: number;
+  /** First row: the agent as shipped (the target applies to it). */
+  resync: ResyncRow[];
+  resyncFailed: number;
+  resyncFailedDetail: string;
+}
+
+/** ns per resolve() over `hosts` drawn at random (the draw order is precomputed, outside the timing). */
+function lookupNs(table: RouteTable, hosts: readonly string[]): number {
+  const order = Array.from({ length: 1 << 16 }, () => hosts[Math.floor(Math.random() * hosts.length)] as string);
+  let hits = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < LOOKUPS; i++) if (table.resolve(order[i & 0xffff] as string, "/").kind === "target") hits++;
+  const ns = Number(process.hrtime.bigint() - t0) / LOOKUPS;
+  if (hits !== LOOKUPS) throw new Error(`only ${hits} of ${LOOKUPS} lookups hit a route`);
+  return ns;
+}
+
+/** SyncRunner (the agent's push flow) from start() to the first installed table, in this process. */
+async function loadOnce(redisUrl: string, prefix: string): Promise<number> {
+  let installed: () => void = () => undefined;
+  const done = new Promise<void>((r) => (installed = r));
+  const t0 = performance.now();
+  const runner = new SyncRunner(
+    buildKeys(prefix),
+    { link: { url: redisUrl, pingIntervalMs: 1000, pingTimeoutMs: 1000, commandTimeoutMs: 2000 }, retryMs: 2000, onApplied: () => installed() },
+    async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
+    quiet,
+  );
+  await runner.start();
+  await Promise.race([done, sleep(10_000).then(() => Promise.reject(new Error("snapshot load took over 10 s")))]);
+  const ms = performance.now() - t0;
+  await runner.stop();
+  return ms;
+}
+
+export async function routing(redisUrl: string): Promise<RoutingReport> {
+  const procs: Server[] = [];
+  const redis = connect(redisUrl);
+  try {
+    const up = await startServer("upstream");
+    procs.push(up);
+    const target = `127.0.0.1:${up.port}`;
+    const big = bigState(HOSTS, POOLS, target);
+    const one = bigState(1, 1, target);
+    const hosts = Object.keys(big.routes);
+
+    // In-process lookups, interleaved: big, one, big, one, ...
+    const [tBig, tOne] = [compileTable(big, 1), compileTable(one, 1)];
+    const lb: number[] = [];
+    const lo: number[] = [];
+    for (let r = 0; r < ROUNDS + 2; r++) {
+      lb.push(lookupNs(tBig, hosts));
+      lo.push(lookupNs(tOne, [hostName(0)]));
+    }
+
+    const [pBig, pOne] = [randomPrefix("bench-rt"), randomPrefix("bench-rt1")];
+    await writeState(redis, buildKeys(pBig), big);
+    await writeState(redis, buildKeys(pOne), one);
+
+    const load: number[] = [];
+    const loadOne: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      load.push(await loadOnce(redisUrl, pBig));
+      loadOne.push(await loadOnce(redisUrl, pOne));
+    }
+
+    const eldPort = await freePort();
+    const probe = pathToFileURL(new URL("./eld-probe.mjs", import.meta.url).pathname).href;
+    // RSS right after the first table is installed, over three fresh agent processes; the last one stays.
+    const rssAfterLoad: number[] = [];
+    let aBig: AgentProc = undefined as never;
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = await startAgent({ redisUrl, prefix: pBig, id: `rt-big-${r}`, nodeArgs: ["--import", probe], env: { ELD_PORT: String(eldPort) } });
+      rssAfterLoad.push(rssMB(processTree(a.pid)));
+      if (r < ROUNDS - 1) await a.proc.stop("SIGTERM", 5000);
+      else aBig = a;
+    }
+    procs.push(aBig);
+    const rssOneAfterLoad: number[] = [];
+    let aOne: AgentProc = undefined as never;
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = await startAgent({ redisUrl, prefix: pOne, id: `rt-one-${r}` });
+      rssOneAfterLoad.push(rssMB(processTree(a.pid)));
+      if (r < ROUNDS - 1) await a.proc.stop("SIGTERM", 5000);
+      else aOne = a;
+    }
+    procs.push(aOne);
+    const [pidsBig, pidsOne] = [processTree(aBig.pid), processTree(aOne.pid)];
+
+    const url = (a: Server) => `http://127.0.0.1:${a.port}/`;
+    await saturate({ url: url(aBig), seconds: 1, hosts });
+    await saturate({ url: url(aOne), seconds: 1, hosts: [hostName(0)] });
+    const rpsB: number[] = [];
+    const rpsO: number[] = [];
+    const cpuB: number[] = [];
+    const cpuO: number[] = [];
+    const rssAfterTraffic: number[] = [];
+    const rssOne: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [a, pids, hs, rps, cpu] of [[aBig, pidsBig, hosts, rpsB, cpuB], [aOne, pidsOne, [hostName(0)], rpsO, cpuO]] as const) {
+        const c0 = cpuMicros(pids);
+        const res = await saturate({ url: url(a), seconds: SAT_S, hosts: hs });
+        if (res.errors > 0) throw new Error(`${res.errors} errors through ${a.id}`);
+        cpu.push((cpuMicros(pids) - c0) / res.requests);
+        rps.push(res.rps);
+      }
+      rssAfterTraffic.push(rssMB(pidsBig));
+      rssOne.push(rssMB(pidsOne));
+    }
+
+    // Full snapshot reloads under a paced load: the default agent, and the same agent under the
+    // V8 flag its cluster workers get (--max-semi-space-size=2, see agent/src/primary.ts), to show
+    // how much of a block is young-generation GC. Separate prefixes, so each reload is its own.
+    const pSemi = randomPrefix("bench-rt2");
+    await writeState(redis, buildKeys(pSemi), big);
+    const semiPort = await freePort();
+    const aSemi = await startAgent({ redisUrl, prefix: pSemi, id: "rt-semi", nodeArgs: ["--max-semi-space-size=2", "--import", probe], env: { ELD_PORT: String(semiPort) } });
+    procs.push(aSemi);
+    const resync = await resyncUnderLoad(redisUrl, [
+      { label: "agent (defaults)", agent: aBig, prefix: pBig, eldPort },
+      { label: "agent, node --max-semi-space-size=2", agent: aSemi, prefix: pSemi, eldPort: semiPort },
+    ], hosts, RESYNC_RATE, RESYNC_ROUNDS);
+
+    return {
+      hosts: HOSTS,
+      pools: POOLS,
+      tool: WRK ? "wrk + Lua random Host" : "autocannon, random Host",
+      satSeconds: SAT_S,
+      lookupBig: summarize(lb),
+      lookupOne: summarize(lo),
+      lookupRatio: ratioOf(lb, lo),
+      rpsBig: summarize(rpsB),
+      rpsOne: summarize(rpsO),
+      rpsRatio: ratioOf(rpsB, rpsO),
+      cpuRatio: ratioOf(cpuB, cpuO),
+      loadMs: summarize(load),
+      loadOneMs: summarize(loadOne),
+      rssAfterLoad: summarize(rssAfterLoad),
+      rssAfterTraffic: summarize(rssAfterTraffic),
+      rssOne: summarize(rssOne),
+      rssOneAfterLoad: summarize(rssOneAfterLoad),
+      resyncRate: RESYNC_RATE,
+      resync: resync.rows,
+      resyncFailed: resync.failed,
+      resyncFailedDetail: resync.failedDetail,
+    };
+  } finally {
+    redis.disconnect();
+    await stopAll(procs);
+  }
+}

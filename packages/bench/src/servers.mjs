@@ -1,0 +1,86 @@
+// Child processes for the data-path section, in plain JavaScript so the measured process carries
+// no TypeScript loader (its RSS and CPU are compared with the built agent's).
+//   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured)
+//   MODE=bare-http-proxy   minimal http-proxy server, keep-alive agent, static TARGET
+//   MODE=bare-undici       minimal undici forwarder (one Pool, dispatch handler), static TARGET
+// Env: PORT, HOST (127.0.0.1), TARGET (host:port), KEEPALIVE (idle upstream connections, 64).
+// Prints {"listening": port} once bound.
+import { createServer, Agent } from "node:http";
+import { createRequire } from "node:module";
+
+// http-proxy and undici are the agent's dependencies; resolve them where the agent does.
+const require = createRequire(new URL("../../agent/package.json", import.meta.url));
+const mode = process.env.MODE;
+const host = process.env.HOST ?? "127.0.0.1";
+const port = Number(process.env.PORT ?? 0);
+const target = process.env.TARGET ?? "";
+const keepalive = Number(process.env.KEEPALIVE ?? 64);
+const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "trailer", "upgrade"]);
+
+let handler;
+if (mode === "upstream") {
+  const body = Buffer.alloc(100, "x");
+  body.write("switchyard bench upstream\n");
+  handler = (req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
+    res.end(body);
+  };
+} else if (mode === "bare-http-proxy") {
+  const HttpProxy = require("http-proxy");
+  // The same agent settings the agent's http-proxy engine uses for a pool with keepalive 64.
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: keepalive, timeout: 4000, scheduling: "lifo" });
+  const proxy = HttpProxy.createProxyServer({ target: `http://${target}`, agent });
+  handler = (req, res) =>
+    proxy.web(req, res, {}, () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+} else if (mode === "bare-undici") {
+  const { Pool } = require("undici");
+  // The same pool settings the agent's undici engine uses (unbounded connections, no pipelining, 4 s idle).
+  const pool = new Pool(`http://${target}`, { connections: null, pipelining: 1, keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000 });
+  handler = (req, res) => {
+    const headers = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    pool.dispatch(
+      { path: req.url, method: req.method, headers, body: hasBody ? req : null },
+      {
+        onRequestStart() {},
+        onResponseStart(_c, status, h) {
+          const out = {};
+          for (const [k, v] of Object.entries(h)) if (!HOP.has(k)) out[k] = v;
+          res.writeHead(status, out);
+        },
+        onResponseData(c, chunk) {
+          if (!res.write(chunk)) {
+            c.pause();
+            res.once("drain", () => c.resume());
+          }
+        },
+        onResponseEnd() {
+          res.end();
+        },
+        onResponseError(_c, _err) {
+          if (!res.headersSent) res.writeHead(502);
+          res.end();
+        },
+      },
+    );
+  };
+} else {
+  console.error(`unknown MODE ${mode}`);
+  process.exit(2);
+}
+
+const server = createServer(handler);
+server.keepAliveTimeout = 5000;
+server.listen(port, host, () => console.log(JSON.stringify({ listening: server.address().port })));
+const stop = () => {
+  server.close();
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 200).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
