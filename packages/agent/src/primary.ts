@@ -62,7 +62,7 @@ export function startPrimary(config: AgentConfig, log: Logger) {
     return worker;
   };
   // A 2 MB young generation bounds each scavenge's copying, which keeps GC pauses under ~2 ms while a
-  // 10k-route table is loaded (the default 16 MB gives 5-10 ms pauses). See BENCHMARKS.md.
+  // 10k-route table is loaded (measured in isolation; the default 16 MB gives 5-10 ms pauses).
   if (!process.execArgv.some((a) => a.startsWith("--max-semi-space-size"))) {
     cluster.setupPrimary({ execArgv: [...process.execArgv, "--max-semi-space-size=2"] });
   }

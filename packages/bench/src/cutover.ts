@@ -1,5 +1,6 @@
 import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
 import { startFleet } from "../../e2e/src/fleet.js";
+import { staleAfterAck } from "../../e2e/src/load.js";
 import { startPaced } from "./load.js";
 import { QUICK, ROUNDS, pct, sleep, summarize, type Summary } from "./measure.js";
 import { agentFeatures } from "./procs.js";
@@ -68,20 +69,11 @@ export async function cutover(redis: RedisHandle): Promise<CutoverReport> {
       await load.stop();
     }
 
-    let stale = 0;
-    let checked = 0;
-    for (const [k, flip] of flips.entries()) {
-      const nextWrite = flips[k + 1]?.writeAt ?? Infinity;
-      for (const [i, a] of fleet.agents.entries()) {
-        const ackAt = flip.acks.get(a.id);
-        if (ackAt === undefined) continue;
-        for (const s of load.samples) {
-          if (s.target !== i || s.start <= ackAt || s.start >= nextWrite) continue;
-          checked++;
-          if ((s.body.split(/[-\s]/)[0] ?? "") !== flip.color) stale++;
-        }
-      }
-    }
+    const { checked, stale } = staleAfterAck(
+      flips,
+      fleet.agents.map((a) => a.id),
+      load.samples.map((x) => ({ agent: x.target, start: x.start, color: x.body.split(/[-\s]/)[0] ?? "" })),
+    );
     const all = answers.flat();
     const features = agentFeatures();
     return {

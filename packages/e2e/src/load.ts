@@ -52,3 +52,32 @@ export function startLoad(agents: FleetAgent[], host: string, opts: { perAgent?:
 }
 
 export const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+export interface Flip {
+  color: string;
+  writeAt: number;
+  /** Agent id -> when it applied this flip (its ack). */
+  acks: Map<string, number>;
+}
+
+/**
+ * The proof that matters for a switch: a request sent to agent i after i acked flip k, and before
+ * flip k+1 was written, must get flip k's colour. Counts such requests and those that did not.
+ */
+export function staleAfterAck(flips: Flip[], agentIds: string[], samples: { agent: number; start: number; color: string }[]): { checked: number; stale: number } {
+  let stale = 0;
+  let checked = 0;
+  for (const [k, flip] of flips.entries()) {
+    const nextWrite = flips[k + 1]?.writeAt ?? Infinity;
+    for (const [i, id] of agentIds.entries()) {
+      const ackAt = flip.acks.get(id);
+      if (ackAt === undefined) continue;
+      for (const s of samples) {
+        if (s.agent !== i || s.start <= ackAt || s.start >= nextWrite) continue;
+        checked++;
+        if (s.color !== flip.color) stale++;
+      }
+    }
+  }
+  return { checked, stale };
+}

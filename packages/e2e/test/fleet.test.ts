@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { startFleet, type Fleet } from "../src/fleet.js";
-import { pct, startLoad } from "../src/load.js";
+import { pct, staleAfterAck, startLoad } from "../src/load.js";
 
 let redis: RedisHandle;
 let fleet: Fleet;
@@ -49,20 +49,8 @@ test("50 alternating switches under load through 3 agents: no failed request, no
   assert.equal(failed.length, 0, `failed: ${JSON.stringify(failed.slice(0, 5))}`);
 
   // A request that started after agent i acked flip k, and before flip k+1 was written, must see flip k's colour.
-  let stale = 0;
-  let checked = 0;
-  for (const [k, flip] of flips.entries()) {
-    const nextWrite = flips[k + 1]?.writeAt ?? Infinity;
-    for (const [i, a] of fleet.agents.entries()) {
-      const ackAt = flip.acks.get(a.id);
-      assert.ok(ackAt !== undefined);
-      for (const s of samples) {
-        if (s.agent !== i || s.start <= ackAt || s.start >= nextWrite) continue;
-        checked++;
-        if (s.color !== flip.color) stale++;
-      }
-    }
-  }
+  for (const f of flips) assert.equal(f.acks.size, fleet.agents.length);
+  const { checked, stale } = staleAfterAck(flips, fleet.agents.map((a) => a.id), samples);
   assert.ok(checked > 500, `only ${checked} requests fell after an ack`);
   assert.equal(stale, 0, `${stale} of ${checked} requests after an ack saw the old colour`);
 
