@@ -79,13 +79,14 @@ if (!redisUrl) {
 const token = process.env.SWITCHYARD_DEMO_TOKEN ?? randomBytes(18).toString("hex");
 const controllerPort = Number(process.env.CONTROLLER_PORT ?? 7070);
 const agentPorts = (process.env.DEMO_AGENT_PORTS ?? "8081,8082").split(",").map(Number);
-const [blueBase, greenBase] = [await freePort(), await freePort()];
+// Each instance gets a port found free on its own (consecutive ports may be taken).
+const [bluePorts, greenPorts] = [[await freePort(), await freePort()], [await freePort(), await freePort()]];
 const prefix = process.env.SWITCHYARD_PREFIX ?? "switchyard";
 const common = { REDIS_URL: redisUrl, SWITCHYARD_PREFIX: prefix, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" };
 
-// Two instances on consecutive ports; a taken base+1 shows up as the app exiting.
-start("blue", ["examples/color-app.mjs"], { COLOR: "blue", INSTANCES: "2", PORT: String(blueBase) });
-start("green", ["examples/color-app.mjs"], { COLOR: "green", INSTANCES: "2", PORT: String(greenBase) });
+// Two instances per colour, as in docker-compose.yml.
+start("blue", ["examples/color-app.mjs"], { COLOR: "blue", INSTANCES: "2", PORTS: bluePorts.join(",") });
+start("green", ["examples/color-app.mjs"], { COLOR: "green", INSTANCES: "2", PORTS: greenPorts.join(",") });
 start("controller", ["packages/controller/dist/main.js"], { ...common, CONTROLLER_PORT: String(controllerPort), SWITCHYARD_TOKENS: `demo:write:${token}` });
 agentPorts.forEach((port, i) => {
   const name = `agent-${String.fromCharCode(97 + i)}`;
@@ -96,8 +97,8 @@ const controller = `http://127.0.0.1:${controllerPort}`;
 const { revision } = await seed({
   url: controller,
   token,
-  blue: [`127.0.0.1:${blueBase}`, `127.0.0.1:${blueBase + 1}`],
-  green: [`127.0.0.1:${greenBase}`, `127.0.0.1:${greenBase + 1}`],
+  blue: bluePorts.map((p) => `127.0.0.1:${p}`),
+  green: greenPorts.map((p) => `127.0.0.1:${p}`),
 });
 
 console.log(`
