@@ -54,14 +54,17 @@ export class Proof {
   private async send(ack: boolean): Promise<void> {
     if (this.stopped || this.redis.status !== "ready") return;
     const rec = this.record();
+    // Record and index entry on every send: an agent must count as live from its first apply on.
     const m = this.redis
       .multi()
       .set(this.keys.agent(rec.id), JSON.stringify(rec), "PX", this.opts.ttlMs)
-      .zadd(this.keys.agents, rec.seenAt + this.opts.ttlMs, rec.id)
-      // Agents keep the live index small themselves: ids whose heartbeat expired a minute ago go.
-      .zremrangebyscore(this.keys.agents, "-inf", rec.seenAt - 60_000);
+      .zadd(this.keys.agents, rec.seenAt + this.opts.ttlMs, rec.id);
     if (ack) {
       m.publish(this.keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: rec.id, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt }));
+    } else {
+      // Agents keep the live index small themselves (on the heartbeat, off the apply path):
+      // ids whose heartbeat expired a minute ago go.
+      m.zremrangebyscore(this.keys.agents, "-inf", rec.seenAt - 60_000);
     }
     try {
       await m.exec();
