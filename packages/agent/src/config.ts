@@ -1,17 +1,16 @@
 import { availableParallelism, hostname } from "node:os";
 import { z } from "zod";
-import { AgentId, prefixProblem } from "@switchyard/shared";
+import { AgentId, ConfigError, LogLevelEnv, PrefixEnv, RedisUrlEnv, envProblems } from "@switchyard/shared";
+
+export { ConfigError };
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const Env = z
   .object({
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
-    SWITCHYARD_PREFIX: z.string().default("switchyard").superRefine((p, ctx) => {
-      const problem = prefixProblem(p);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
+    REDIS_URL: RedisUrlEnv,
+    SWITCHYARD_PREFIX: PrefixEnv,
     /** Defaults to `<hostname>:<AGENT_PORT>`, unique per machine and port. */
     AGENT_ID: AgentId.optional(),
     /** The proxy listens on every interface by default: it is the edge. */
@@ -39,7 +38,7 @@ const Env = z
     AGENT_ENGINE: z.enum(["undici", "http-proxy"]).default("undici"),
     /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
     AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
-    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LOG_LEVEL: LogLevelEnv,
   });
 
 /**
@@ -86,13 +85,6 @@ function shape(e: z.output<typeof Env>) {
   };
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
-  }
-}
-
 /**
  * Parses the environment once; every problem is reported together. `extra` adds checks that live
  * elsewhere (the trusted-proxy CIDRs are parsed by the serve layer) on the raw environment.
@@ -100,7 +92,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv, extra: (env: NodeJS.ProcessEnv) => string[] = () => []): AgentConfig {
   const r = Env.safeParse(env);
   const problems = [
-    ...(r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)),
+    ...(r.success ? [] : envProblems(r.error)),
     ...crossFieldProblems(env),
     ...extra(env),
   ];

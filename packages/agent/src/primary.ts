@@ -74,10 +74,11 @@ export function startPrimary(config: AgentConfig, log: Logger) {
     status: () => {
       const all = [...reports.values()].sort((a, b) => a.pid - b.pid);
       const min = all.length ? Math.min(...all.map((r) => r.revision)) : 0;
+      const appliedAt = proven >= 0 ? proof.record().appliedAt : null;
       return {
         id: config.id,
         revision: all.length === config.workers ? min : 0,
-        appliedAt: proven >= 0 && proof.record().appliedAt !== null ? new Date(proof.record().appliedAt as number).toISOString() : null,
+        appliedAt: appliedAt === null ? null : new Date(appliedAt).toISOString(),
         redis: all.length > 0 && all.every((r) => r.redis === "connected") ? ("connected" as const) : ("disconnected" as const),
         lastError: all.find((r) => r.lastError !== null)?.lastError ?? (all.length < config.workers ? `${config.workers - all.length} worker(s) not reporting` : null),
         routes: all[0]?.routes ?? 0,

@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { MIN_LOG_CAP, prefixProblem } from "@switchyard/shared";
+import { ConfigError, LogLevelEnv, MIN_LOG_CAP, PrefixEnv, RedisUrlEnv, envProblems } from "@switchyard/shared";
+
+export { ConfigError };
 
 export type Scope = "read" | "write";
 
@@ -34,13 +36,8 @@ function parseTokens(raw: string, ctx: z.RefinementCtx): Token[] {
 const Port = z.coerce.number().int().min(0).max(65535);
 
 const Env = z.object({
-  /** Where the fleet state lives. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
-  /** Key prefix; wrapped in a {hash tag} when it has none. Fleets sharing a Redis use different prefixes. */
-  SWITCHYARD_PREFIX: z.string().default("switchyard").superRefine((p, ctx) => {
-    const problem = prefixProblem(p);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  }),
+  REDIS_URL: RedisUrlEnv,
+  SWITCHYARD_PREFIX: PrefixEnv,
   /** Loopback by default: exposing the API is a decision, not an accident. */
   CONTROLLER_HOST: z.string().min(1).default("127.0.0.1"),
   CONTROLLER_PORT: Port.default(7070),
@@ -56,7 +53,7 @@ const Env = z.object({
   CUTOVER_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(10_000),
   /** How often a cutover reads the edges' traffic counters and the operator's controls. */
   CUTOVER_SAMPLE_MS: z.coerce.number().int().min(100).max(10_000).default(1000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: LogLevelEnv,
 });
 
 export type ControllerConfig = {
@@ -73,18 +70,11 @@ export type ControllerConfig = {
   logLevel: string;
 };
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
-  }
-}
-
 /** Parses the environment once; every problem is reported together. */
 export function loadConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   const r = Env.safeParse(env);
   if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+    throw new ConfigError(envProblems(r.error));
   }
   const e = r.data;
   return {

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { reconnectDelay } from "@switchyard/shared";
 
 export interface RedisOptions {
   url: string;
@@ -20,7 +21,7 @@ export function createRedis({ url, commandTimeoutMs }: RedisOptions, log: Logger
     connectTimeout: 2000,
     maxRetriesPerRequest: 1,
     keepAlive: 1000,
-    retryStrategy: (attempt) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2),
+    retryStrategy: reconnectDelay,
   });
   let down = false;
   redis.on("error", (err) => {

@@ -10,3 +10,4 @@ export * from "./store/write.js";
 export * from "./store/read.js";
 export * from "./apply.js";
 export * from "./slicer.js";
+export * from "./env.js";

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
 
 export { startRedis, freePort, type RedisHandle } from "./redis-server.js";
 export { waitFor, type WaitOptions } from "./wait.js";
@@ -13,8 +14,7 @@ export function randomPrefix(label = "t"): string {
  * connecting races ioredis's ready check (INFO is refused in subscriber mode) and the link drops,
  * silently losing the messages a test waits for.
  */
-export async function readyClient(url: string): Promise<import("ioredis").Redis> {
-  const { Redis } = await import("ioredis");
+export async function readyClient(url: string): Promise<Redis> {
   const client = new Redis(url, { maxRetriesPerRequest: null });
   if (client.status !== "ready") await new Promise((resolve) => client.once("ready", resolve));
   return client;

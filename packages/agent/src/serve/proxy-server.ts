@@ -91,12 +91,14 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   // Sockets with a response under way: a parse error on them must not write a second status line.
   const busy = new WeakSet<Socket>();
 
-  const report = (res: ServerResponse, label: string) => {
-    if (!onResult) return;
+  /** One close listener per request: socket bookkeeping and, when asked for, the result report. */
+  const settle = (res: ServerResponse, socket: Socket, label: () => string) => {
     res.once("close", () => {
+      busy.delete(socket);
+      if (!onResult) return;
       const status = failureOf(res) ?? (res.writableFinished ? res.statusCode : 499);
       try {
-        onResult(label, status);
+        onResult(label(), status);
       } catch (err) {
         log.error({ err }, "onResult threw");
       }
@@ -106,17 +108,17 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   const server = createServer({ ...SERVER_TIMEOUTS }, (req, res) => {
     const socket = req.socket;
     busy.add(socket);
-    res.once("close", () => busy.delete(socket));
+    let label = EDGE;
+    settle(res, socket, () => label);
 
     const v = vet(req, deps.getTable());
     if (!v.ok) {
-      report(res, EDGE);
       // A request that arrived with two Hosts or an odd target may be framed oddly too; do not reuse.
       sendError(res, v.status, v.error, v.message, v.status === 400);
       return;
     }
     const target = forwardTarget(v.resolution);
-    report(res, target.upstreamLabel);
+    label = target.upstreamLabel;
     try {
       setForwardingHeaders(req, trustedProxies);
       engine.forward(req, res, target);

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { reconnectDelay } from "@switchyard/shared";
 
 const RESERVED_EVENTS = new Set(["message", "up", "down", "error", "newListener", "removeListener"]);
 
@@ -62,7 +63,7 @@ export class RedisLink extends EventEmitter {
       connectTimeout: 2000,
       keepAlive: 1000,
       lazyConnect: true,
-      retryStrategy: (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2),
+      retryStrategy: reconnectDelay,
     };
     this.cmd = new Redis(opts.url, { ...common, commandTimeout: opts.commandTimeoutMs, connectionName: "switchyard-agent" });
     this.sub = new Redis(opts.url, { ...common, autoResubscribe: false, connectionName: "switchyard-agent-sub" });

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { AgentRecord, type Keys } from "@switchyard/shared";
 
+const LiveRecord = AgentRecord.extend({ seenAt: AgentRecord.shape.startedAt });
 export type LiveAgent = AgentRecord & { seenAt: number };
 
 /**
@@ -15,7 +16,7 @@ export async function listAgents(redis: Redis, keys: Keys, now = Date.now()): Pr
   for (const raw of raws) {
     if (raw === null) continue;
     try {
-      const parsed = AgentRecord.extend({ seenAt: AgentRecord.shape.startedAt }).safeParse(JSON.parse(raw));
+      const parsed = LiveRecord.safeParse(JSON.parse(raw));
       if (parsed.success) out.push(parsed.data);
     } catch {
       // A record that is not JSON is not a live agent.

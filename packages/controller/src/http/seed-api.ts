@@ -41,8 +41,8 @@ export function seedApi(deps: WriteDeps & { reader: StoreReader }): Router {
         let old: string;
         let seen: number;
         if (host === undefined) {
-          const snap = await deps.reader.snapshot();
-          [old, seen] = [describeUpstream(snap.state.defaultUpstream), snap.revision];
+          const { revision, value } = await deps.reader.entry("default");
+          [old, seen] = [describeUpstream(value as Upstream | undefined), revision];
         } else {
           const { revision, value } = await deps.reader.entry("route", host);
           [old, seen] = [describeRoute(value as Parameters<typeof describeRoute>[0]), revision];

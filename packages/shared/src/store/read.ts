@@ -130,14 +130,14 @@ export class StoreReader {
     return { kind: "changes", revision, changes };
   }
 
-  /** One pool or route with the revision it was read at; `value` is undefined when absent. */
-  async entry(kind: "pool" | "route", key: string): Promise<{ revision: number; value: unknown }> {
+  /** One pool, route or the default upstream, with the revision it was read at; `value` is undefined when absent. */
+  async entry(kind: "pool" | "route" | "default", key = ""): Promise<{ revision: number; value: unknown }> {
     const k = this.keys;
-    const [rev, raw] = execResults(await this.redis.multi().get(k.rev).hget(kind === "pool" ? k.pools : k.routes, key).exec()) as [
-      string | null,
-      string | null,
-    ];
-    return { revision: Number(rev ?? 0), value: raw === null ? undefined : parseJson(raw, `${kind} '${key}'`) };
+    const m = this.redis.multi().get(k.rev);
+    if (kind === "default") m.get(k.default);
+    else m.hget(kind === "pool" ? k.pools : k.routes, key);
+    const [rev, raw] = execResults(await m.exec()) as [string | null, string | null];
+    return { revision: Number(rev ?? 0), value: raw === null ? undefined : parseJson(raw, kind === "default" ? "default upstream" : `${kind} '${key}'`) };
   }
 
   /** Newest first. */
