@@ -4,7 +4,7 @@ import { pipeline } from "node:stream";
 import HttpProxy from "http-proxy";
 import type { Logger } from "pino";
 import {
-  noteFailure, sendError, sendSocketError, type ForwardEngine, type ForwardTarget, type Target,
+  failUpstream, noteFailure, sendSocketError, type ForwardEngine, type ForwardTarget, type Target,
 } from "./engine.js";
 import { responseHeaders, stripRequestHopByHop } from "./headers.js";
 
@@ -126,15 +126,7 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ForwardEngi
   }
 
   function fail(res: ServerResponse, flight: Flight, err: Error): void {
-    const status = flight.timedOut ? 504 : 502;
-    log?.warn({ upstream: flight.label, status, err: err.message }, "upstream request failed");
-    if (res.headersSent) {
-      noteFailure(res, status);
-      res.destroy();
-      return;
-    }
-    if (status === 504) sendError(res, 504, "gateway_timeout", `upstream ${flight.label} did not answer in time`);
-    else sendError(res, 502, "bad_gateway", `upstream ${flight.label} is unreachable or failed`);
+    failUpstream(res, flight.timedOut ? 504 : 502, flight.label, err, log);
   }
 
   return {

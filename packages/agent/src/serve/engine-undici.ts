@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { Pool, type Dispatcher } from "undici";
-import { noteFailure, sendError, type ForwardEngine, type ForwardTarget, type Target } from "./engine.js";
+import { failUpstream, type ForwardEngine, type ForwardTarget, type Target } from "./engine.js";
 import { responseHeaders, stripRequestHopByHop } from "./headers.js";
 import { UndiciRequestBody } from "./undici-body.js";
 
@@ -223,15 +223,7 @@ class Flight implements Dispatcher.DispatchHandler {
         this.log?.debug({ upstream: this.label, err: err.message }, "upstream request ended after the client left");
         return;
       }
-      const status = TIMEOUT_CODES.has((err as { code?: string }).code ?? "") ? 504 : 502;
-      this.log?.warn({ upstream: this.label, status, err: err.message }, "upstream request failed");
-      if (res.headersSent) {
-        noteFailure(res, status);
-        res.destroy();
-        return;
-      }
-      if (status === 504) sendError(res, 504, "gateway_timeout", `upstream ${this.label} did not answer in time`);
-      else sendError(res, 502, "bad_gateway", `upstream ${this.label} is unreachable or failed`);
+      failUpstream(res, TIMEOUT_CODES.has((err as { code?: string }).code ?? "") ? 504 : 502, this.label, err, this.log);
     } catch (e) {
       this.log?.error({ upstream: this.label, err: e instanceof Error ? e.message : String(e) }, "could not report an upstream failure");
       this.res.destroy();

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { formatAddress, parseAddress, type Address } from "@switchyard/shared";
@@ -101,4 +102,20 @@ export function sendSocketError(socket: Duplex, status: number, error: string, m
     `content-length: ${Buffer.byteLength(body)}\r\n` +
     "connection: close\r\n\r\n";
   socket.end(head + body, () => socket.destroy());
+}
+
+/**
+ * How every engine answers an upstream that failed (502) or timed out (504): small JSON while the
+ * status line is still ours to send; after that the client connection is cut, and the failure is
+ * noted so the result report still counts it.
+ */
+export function failUpstream(res: ServerResponse, status: 502 | 504, label: string, err: Error, log?: Logger): void {
+  log?.warn({ upstream: label, status, err: err.message }, "upstream request failed");
+  if (res.headersSent) {
+    noteFailure(res, status);
+    res.destroy();
+    return;
+  }
+  if (status === 504) sendError(res, 504, "gateway_timeout", `upstream ${label} did not answer in time`);
+  else sendError(res, 502, "bad_gateway", `upstream ${label} is unreachable or failed`);
 }
