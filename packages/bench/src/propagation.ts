@@ -5,9 +5,10 @@ import { QUICK, ROUNDS, pct, sleep, summarize, type Summary } from "./measure.js
 import { connect, writeState } from "./state.js";
 
 /**
- * Section 3: write → last ack and flip skew for fleets of N = 1, 10, 100, 1000 agents. All fleets
- * run at once (each under its own prefix, so it only hears its own writes), and the writes are
- * interleaved by round: round 1 does W writes for N=1, then N=10, ..., round 2 again, and so on.
+ * Section 3: write → last ack and flip skew for fleets of N = 1, 10, 100, 1000 agents. One fleet
+ * runs at a time, each under its own prefix: a fleet of N is measured with N agents on the
+ * machine, not N plus the other 1 111 - N heartbeating and PINGing beside it (in production they
+ * would be on machines of their own). Each fleet does ROUNDS rounds of W writes.
  */
 
 const SIZES = [1, 10, 100, 1000];
@@ -100,8 +101,6 @@ export async function propagation(redisUrl: string): Promise<PropagationReport> 
       fleets.push(f);
       byChannel.set(keys.acks, f);
       await sub.subscribe(keys.acks);
-    }
-    for (const f of fleets) {
       await waitFor(() => f.procs.every((p) => {
         if (p.child.exitCode !== null) throw new Error(`${p.name} exited: ${p.output().slice(-2000)}`);
         return p.output().includes('"ready"');
@@ -110,11 +109,9 @@ export async function propagation(redisUrl: string): Promise<PropagationReport> 
       let warm: [number, number] | undefined;
       for (let i = 0; i < 5 && !warm; i++) warm = await write(f, 0);
       if (!warm) throw new Error(`not all ${f.n} agents acked a warm-up write`);
-      await write(f, 1);
-    }
+      for (let i = 1; i <= 5; i++) await write(f, i);
 
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const f of fleets) {
+      for (let round = 0; round < ROUNDS; round++) {
         const lat: number[] = [];
         const skew: number[] = [];
         for (let k = 0; k < PER_ROUND; k++) {
@@ -129,6 +126,8 @@ export async function propagation(redisUrl: string): Promise<PropagationReport> 
         f.lat.push(lat);
         f.skew.push(skew);
       }
+      await sub.unsubscribe(keys.acks);
+      await Promise.all(f.procs.map((p) => p.stop("SIGTERM", 5000)));
     }
 
     const rows = fleets.map((f): PropagationRow => {
@@ -149,7 +148,7 @@ export async function propagation(redisUrl: string): Promise<PropagationReport> 
     });
     return {
       rounds: ROUNDS,
-      layout: `${SIZES.filter((n) => n < 100).join(" and ")} agents in one child process each, ${SIZES.filter((n) => n >= 100).join(" and ")} split over 2 child processes; all ${SIZES.reduce((a, b) => a + b, 0)} agents run (and heartbeat every second) throughout`,
+      layout: `${SIZES.filter((n) => n < 100).join(" and ")} agents in one child process, ${SIZES.filter((n) => n >= 100).join(" and ")} split over 2 child processes; one fleet at a time (every agent heartbeats and PINGs both its connections every second while it runs)`,
       rows,
     };
   } finally {

@@ -80,7 +80,7 @@ export function renderPropagation(p: PropagationReport): string {
     `Agents are SyncRunner instances (own command + subscriber connections, real Proof acks and heartbeats), ${p.layout}.`,
     `write → last ack = bench-process arrival time of the N-th ack on keys.acks (performance.now()) − time just before StoreWriter.write(). Flip skew = max − min of the acks' appliedAt (Date.now() in the agents, 1 ms resolution).`,
     `Caveat: up to 500 agents share one Node process here, so every write is parsed, applied, compiled and acked by those agents one after another on one event loop (and the two processes share 2 cores with Redis and the bench). That serial work is part of both figures at N ≥ 100; agents on their own machines would not queue behind each other.`,
-    `Per-round figures are p50/p99/max within a round (${p.rounds} interleaved rounds over N); "pooled" is over all writes of that N.`,
+    `Per-round figures are p50/p99/max within a round (${p.rounds} rounds per N, one fleet at a time); "pooled" is over all writes of that N.`,
     "",
     table(["N agents", "procs", "writes", "p50 write→last ack", "p99", "max", "pooled p50 / p99 / max (ms)", "skew p50", "skew p99", "pooled skew p99 (ms)", "writes missing acks"], rows),
   ].join("\n");

@@ -7,6 +7,7 @@ export * from "./keys.js";
 export * from "./protocol.js";
 export * from "./store/errors.js";
 export * from "./store/write.js";
+export * from "./store/proof.js";
 export * from "./store/read.js";
 export * from "./apply.js";
 export * from "./slicer.js";

@@ -43,11 +43,23 @@ export interface ForwardEngine {
   close(): void;
 }
 
+// Every table compile resolves every pool target again, and a fleet's tables name the same few
+// addresses revision after revision: parse each spelling once. Targets are frozen, so sharing one
+// between tables (and between the sync instances of one process) is safe. Bounded: a process that
+// has seen more distinct spellings than this simply starts over.
+const TARGET_CACHE_MAX = 100_000;
+const targets = new Map<string, Target>();
+
 /** Throws on a malformed address: tables are compiled from validated state, so this is a bug. */
 export function toTarget(raw: string): Target {
+  const known = targets.get(raw);
+  if (known !== undefined) return known;
   const r = parseAddress(raw);
   if (!r.ok) throw new Error(`invalid upstream address '${raw}': ${r.message}`);
-  return { ...r.address, key: formatAddress(r.address) };
+  const target: Target = Object.freeze({ ...r.address, key: formatAddress(r.address) });
+  if (targets.size >= TARGET_CACHE_MAX) targets.clear();
+  targets.set(raw, target);
+  return target;
 }
 
 // Once the status line is on the wire a failure can only be signalled by cutting the connection,

@@ -86,7 +86,14 @@ export class RedisLink extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => this.watchdog(), this.opts.pingIntervalMs);
+    // Random phase, as with heartbeats: links started together must not PING in lockstep. The
+    // first PING still comes within one interval, so detection stays within interval + timeout.
+    this.timer = setTimeout(() => {
+      if (this.closed) return;
+      this.watchdog();
+      this.timer = setInterval(() => this.watchdog(), this.opts.pingIntervalMs);
+      this.timer.unref();
+    }, Math.random() * this.opts.pingIntervalMs);
     this.timer.unref();
     // Connection failures surface as events and retries; start() never throws for an absent Redis.
     await Promise.allSettled([this.cmd.connect(), this.sub.connect()]);
@@ -144,7 +151,8 @@ export class RedisLink extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    // Either the phase timeout or the interval it became: Node's clearTimeout clears both kinds.
+    clearTimeout(this.timer);
     this.cmd.disconnect();
     this.sub.disconnect();
   }

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { PROTOCOL_VERSION, type AgentRecord, type Keys } from "@switchyard/shared";
+import { PROTOCOL_VERSION, ProofWriter, type AgentRecord, type Keys } from "@switchyard/shared";
 
 export interface ProofOptions {
   id: string;
@@ -15,7 +15,7 @@ export interface ProofOptions {
 
 /**
  * Proof of apply. After revision R is installed the agent PUBLISHes an ack and rewrites its
- * heartbeat record in the same MULTI, so the controller learns of R either from the ack (fast) or
+ * heartbeat record in the same script (proof.lua), so the controller learns of R either from the ack (fast) or
  * from the record (if the ack was lost with a subscription). The record also carries liveness:
  * it expires `ttlMs` after the last heartbeat, and the `agents` sorted set indexes live ids.
  */
@@ -25,18 +25,28 @@ export class Proof {
   private appliedAt: number | null = null;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly writer: ProofWriter;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly opts: ProofOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.writer = new ProofWriter(redis, keys);
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.send(false), this.opts.intervalMs);
-    this.timer.unref();
     void this.send(false);
+    // The period starts at a random phase: agents started together (a fleet rollout, a restarted
+    // host with several agents) would otherwise heartbeat in the same instant for as long as they run.
+    this.timer = setTimeout(() => {
+      if (this.stopped) return;
+      void this.send(false);
+      this.timer = setInterval(() => void this.send(false), this.opts.intervalMs);
+      this.timer.unref();
+    }, Math.random() * this.opts.intervalMs);
+    this.timer.unref();
   }
 
   applied(revision: number, appliedAt: number): void {
@@ -54,22 +64,16 @@ export class Proof {
   private async send(ack: boolean): Promise<void> {
     if (this.stopped || this.redis.status !== "ready") return;
     const rec = this.record();
-    // Record and index entry on every send: an agent must count as live from its first apply on.
-    const m = this.redis
-      .multi()
-      .set(this.keys.agent(rec.id), JSON.stringify(rec), "PX", this.opts.ttlMs)
-      .zadd(this.keys.agents, rec.seenAt + this.opts.ttlMs, rec.id);
-    if (ack) {
-      m.publish(this.keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: rec.id, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt }));
-    } else {
-      // Agents keep the live index small themselves (on the heartbeat, off the apply path):
-      // ids whose heartbeat expired a minute ago go.
-      m.zremrangebyscore(this.keys.agents, "-inf", rec.seenAt - 60_000);
-    }
     try {
-      await m.exec();
+      await this.writer.send({
+        record: rec,
+        ttlMs: this.opts.ttlMs,
+        // Pruning rides on heartbeats only: it keeps the ack path to the three writes it needs.
+        ...(ack
+          ? { ack: { v: PROTOCOL_VERSION, agent: rec.id, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt } }
+          : { pruneBefore: rec.seenAt - 60_000 }),
+      });
     } catch (err) {
-      // The next heartbeat carries the same revision; an ack lost here is recovered from the record.
       this.log.debug({ err: (err as Error).message }, "heartbeat not sent");
     }
   }
@@ -77,7 +81,8 @@ export class Proof {
   /** Deregisters, so the controller stops waiting for this agent at once rather than after the TTL. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    // Either the phase timeout or the interval it became: Node's clearTimeout clears both kinds.
+    clearTimeout(this.timer);
     if (this.redis.status !== "ready") return;
     try {
       await this.redis.multi().del(this.keys.agent(this.opts.id)).zrem(this.keys.agents, this.opts.id).exec();
