@@ -49,9 +49,11 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
 
   // The one mutable reference of the serve flow: replaced whole, never mutated.
   let table: RouteTable | undefined;
-  // Built aside in ~2 ms slices (requests keep flowing on the old table), then swapped in one assignment.
+  // One cooperative budget for the whole reload (snapshot read, then compile): ~1 ms of work at a
+  // time, so requests keep flowing on the old table; the new one is swapped in with one assignment.
+  const slicer = new Slicer(1);
   const install = async (revision: number, state: State) => {
-    const next = await compileTableCooperative(state, revision, new Slicer(2));
+    const next = await compileTableCooperative(state, revision, slicer);
     table = next;
     // Keep-alive pools of targets the new table no longer names are closed, not leaked.
     engine.retain(next.addresses);
@@ -68,6 +70,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       ...(opts.onApplied ? { onApplied: opts.onApplied } : {}),
       agentId: config.id,
       retryMs: 2000,
+      slicer,
       probes: opts.probes,
     },
     install,

@@ -6,6 +6,7 @@ import { createAdminServer, type AdminStatus } from "./admin.js";
 import { ConfigError, loadConfig, type AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
 import { startEdge } from "./edge.js";
+import { missingNodeFlags } from "./node-flags.js";
 import { startPrimary, type WorkerReport } from "./primary.js";
 import { parseCidrs } from "./serve/headers.js";
 
@@ -58,6 +59,8 @@ if (multi && cluster.isWorker) {
   admin.listen(config.adminPort, config.adminHost);
   await once(admin, "listening");
   log.info({ port: config.port, admin: admin.address(), engine: config.engine, workers: config.workers }, "agent listening");
+  const missing = multi ? [] : missingNodeFlags(process.execArgv);
+  if (missing.length > 0) log.warn({ missing }, "started without the agent's Node flags: expect more memory and longer GC pauses during reloads (see README)");
   stop = async () => {
     await stopRole();
     await drain(admin, 1000);

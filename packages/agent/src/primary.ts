@@ -5,6 +5,7 @@ import { buildKeys } from "@switchyard/shared";
 import type { AgentConfig } from "./config.js";
 import { VERSION, type EdgeStatus } from "./edge.js";
 import { Proof } from "./sync/proof.js";
+import { missingNodeFlags } from "./node-flags.js";
 
 /** What a worker tells its primary, on every apply and every second. */
 export interface WorkerReport extends EdgeStatus {
@@ -61,11 +62,9 @@ export function startPrimary(config: AgentConfig, log: Logger) {
     });
     return worker;
   };
-  // A 2 MB young generation bounds each scavenge's copying, which keeps GC pauses under ~2 ms while a
-  // 10k-route table is loaded (measured in isolation; the default 16 MB gives 5-10 ms pauses).
-  if (!process.execArgv.some((a) => a.startsWith("--max-semi-space-size"))) {
-    cluster.setupPrimary({ execArgv: [...process.execArgv, "--max-semi-space-size=2"] });
-  }
+  // Workers run under the agent's flags even when the primary was started without them.
+  const missing = missingNodeFlags(process.execArgv);
+  if (missing.length > 0) cluster.setupPrimary({ execArgv: [...process.execArgv, ...missing] });
   for (let i = 1; i <= config.workers; i++) fork(i);
   proof.start();
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { AGENT_NODE_FLAGS } from "@switchyard/agent";
 import { freePort, waitFor } from "@switchyard/testkit";
 import { ROOT, spawnNode, type Proc } from "../../e2e/src/index.js";
 
@@ -48,14 +49,18 @@ export interface AgentOptions {
   workers?: number;
   /** Extra node flags before the entry point (e.g. `--import <probe>`). */
   nodeArgs?: string[];
+  /** Start with plain `node`, without the agent's own flags (AGENT_NODE_FLAGS): for comparisons only. */
+  withoutAgentFlags?: boolean;
   env?: Record<string, string>;
 }
 
-/** A real agent process (`node packages/agent/dist/main.js`) on 127.0.0.1, waited for until ready. */
+/** A real agent process (`node <AGENT_NODE_FLAGS> packages/agent/dist/main.js`) on 127.0.0.1, waited for until ready. */
 export async function startAgent(o: AgentOptions): Promise<AgentProc> {
   const port = await freePort();
   const adminPort = await freePort();
-  const proc = spawnNode(o.id, [...(o.nodeArgs ?? []), "packages/agent/dist/main.js"], {
+  // As shipped: the flags the start script, docker-compose.yml and pnpm demo pass.
+  const flags = o.withoutAgentFlags ? [] : AGENT_NODE_FLAGS;
+  const proc = spawnNode(o.id, [...flags, ...(o.nodeArgs ?? []), "packages/agent/dist/main.js"], {
     REDIS_URL: o.redisUrl,
     SWITCHYARD_PREFIX: o.prefix,
     AGENT_ID: o.id,

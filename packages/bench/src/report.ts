@@ -58,6 +58,7 @@ export function renderRouting(r: RoutingReport): string {
       ["snapshot load: SyncRunner start → table installed (in-process)", ms(r.loadMs, 1)],
       ["the same for the 1-host state", ms(r.loadOneMs, 1)],
       ["agent process RSS after loading the state (fresh process, ready)", fmt(r.rssAfterLoad, 1, " MB")],
+      ["the same under plain node, without the agent's flags (one process)", `${fmtNum(r.rssPlainAfterLoad, 1)} MB`],
       ["agent process RSS with the 1-host state (fresh process, ready)", fmt(r.rssOneAfterLoad, 1, " MB")],
       ["agent process RSS after the wrk runs", fmt(r.rssAfterTraffic, 1, " MB")],
       ["agent process RSS, 1-host state, after the wrk runs", fmt(r.rssOne, 1, " MB")],

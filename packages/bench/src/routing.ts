@@ -1,6 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { Slicer, buildKeys, type State } from "@switchyard/shared";
-import { SyncRunner } from "@switchyard/agent";
+import { AGENT_NODE_FLAGS, SyncRunner } from "@switchyard/agent";
 import { freePort, randomPrefix } from "@switchyard/testkit";
 import { compileTable, compileTableCooperative, type RouteTable } from "../../agent/src/serve/table.js";
 import { WRK, saturate } from "./load.js";
@@ -41,6 +41,8 @@ export interface RoutingReport {
   rssAfterTraffic: Summary;
   rssOne: Summary;
   rssOneAfterLoad: Summary;
+  /** One fresh agent under plain node (no AGENT_NODE_FLAGS), after loading the 10k state. */
+  rssPlainAfterLoad: number;
   resyncRate: number;
   /** First row: the agent as shipped (the target applies to it). */
   resync: ResyncRow[];
@@ -152,17 +154,18 @@ export async function routing(redisUrl: string): Promise<RoutingReport> {
       rssOne.push(rssMB(pidsOne));
     }
 
-    // Full snapshot reloads under a paced load: the default agent, and the same agent under the
-    // V8 flag its cluster workers get (--max-semi-space-size=2, see agent/src/primary.ts), to show
-    // how much of a block is young-generation GC. Separate prefixes, so each reload is its own.
-    const pSemi = randomPrefix("bench-rt2");
-    await writeState(redis, buildKeys(pSemi), big);
-    const semiPort = await freePort();
-    const aSemi = await startAgent({ redisUrl, prefix: pSemi, id: "rt-semi", nodeArgs: ["--max-semi-space-size=2", "--import", probe], env: { ELD_PORT: String(semiPort) } });
-    procs.push(aSemi);
+    // Full snapshot reloads under a paced load: the agent as shipped, and the same agent started
+    // with plain `node` (none of AGENT_NODE_FLAGS), to show what the flags buy. Separate prefixes,
+    // so each reload is its own.
+    const pPlain = randomPrefix("bench-rt2");
+    await writeState(redis, buildKeys(pPlain), big);
+    const plainPort = await freePort();
+    const aPlain = await startAgent({ redisUrl, prefix: pPlain, id: "rt-plain", withoutAgentFlags: true, nodeArgs: ["--import", probe], env: { ELD_PORT: String(plainPort) } });
+    procs.push(aPlain);
+    const rssPlainAfterLoad = rssMB(processTree(aPlain.pid));
     const resync = await resyncUnderLoad(redisUrl, [
-      { label: "agent (defaults)", agent: aBig, prefix: pBig, eldPort },
-      { label: "agent, node --max-semi-space-size=2", agent: aSemi, prefix: pSemi, eldPort: semiPort },
+      { label: `agent as shipped (node ${AGENT_NODE_FLAGS.join(" ")})`, agent: aBig, prefix: pBig, eldPort },
+      { label: "agent under plain node (no flags)", agent: aPlain, prefix: pPlain, eldPort: plainPort },
     ], hosts, RESYNC_RATE, RESYNC_ROUNDS);
 
     return {
@@ -183,6 +186,7 @@ export async function routing(redisUrl: string): Promise<RoutingReport> {
       rssAfterTraffic: summarize(rssAfterTraffic),
       rssOne: summarize(rssOne),
       rssOneAfterLoad: summarize(rssOneAfterLoad),
+      rssPlainAfterLoad,
       resyncRate: RESYNC_RATE,
       resync: resync.rows,
       resyncFailed: resync.failed,

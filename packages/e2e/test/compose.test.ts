@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { loadConfig as agentConfig } from "@switchyard/agent";
+import { AGENT_NODE_FLAGS, loadConfig as agentConfig, missingNodeFlags } from "@switchyard/agent";
 import { loadConfig as controllerConfig } from "@switchyard/controller";
 import { ROOT } from "../src/index.js";
 
@@ -13,6 +13,7 @@ import { ROOT } from "../src/index.js";
 type Service = { command?: string[]; environment?: Record<string, string>; ports?: string[]; image?: string; build?: string };
 const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, Service> };
 const demo = readFileSync(join(ROOT, "scripts/demo.mjs"), "utf8");
+const agentPackage = JSON.parse(readFileSync(join(ROOT, "packages/agent/package.json"), "utf8")) as { scripts: { start: string } };
 // Compose's own default for ${SWITCHYARD_TOKEN:-...}.
 const interpolate = (v: string) => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
 const env = (s: Service) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
@@ -33,7 +34,7 @@ test("docker-compose config accepts the file when docker-compose is installed", 
 test("every compose command runs a file that exists after pnpm build", () => {
   for (const [name, s] of Object.entries(compose.services)) {
     if (name === "redis") continue;
-    const file = s.command?.[1];
+    const file = s.command?.find((a) => a.endsWith(".js") || a.endsWith(".mjs"));
     assert.ok(file && existsSync(join(ROOT, file)), `${name}: ${file} does not exist`);
   }
 });
@@ -60,6 +61,17 @@ test("compose and pnpm demo agree: agent names and ports, two instances per colo
   }
   assert.deepEqual(compose.services.seed?.command, ["node", "examples/seed.mjs"]);
   assert.equal(compose.services.seed?.environment?.BLUE, "blue:3001,blue:3002");
+});
+
+test("agents start with the agent's Node flags, in compose, pnpm demo and the package's start script", () => {
+  for (const name of ["agent-a", "agent-b"]) {
+    const cmd = compose.services[name]?.command ?? [];
+    assert.deepEqual(missingNodeFlags(cmd.slice(1, cmd.indexOf("packages/agent/dist/main.js"))), [], `${name}: ${cmd.join(" ")}`);
+  }
+  for (const flag of AGENT_NODE_FLAGS) {
+    assert.ok(demo.includes(`start(name, ["${flag}", "packages/agent/dist/main.js"]`), `pnpm demo passes ${flag}`);
+    assert.ok(agentPackage.scripts.start.includes(flag), `the start script passes ${flag}`);
+  }
 });
 
 test("redis runs with maxmemory-policy noeviction, as Switchyard requires", () => {

@@ -29,7 +29,7 @@ describe("proof.lua", () => {
     await sub.subscribe(keys.acks);
     try {
       const now = Date.now();
-      const ack = { v: PROTOCOL_VERSION, agent: "a1", revision: 7, appliedAt: now };
+      const ack = { v: PROTOCOL_VERSION, agent: "a1", revision: 7, appliedAt: now } as const;
       const receivers = await new ProofWriter(redis, keys).send({ record: record("a1", 7, now), ttlMs: 5000, ack });
       assert.equal(receivers, 1);
       await waitFor(() => got.length === 1, { timeoutMs: 2000, what: "the ack" });

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { StoreReader, type Keys, type State } from "@switchyard/shared";
+import { StoreReader, type Keys, type Slicer, type State } from "@switchyard/shared";
 import { ProbeResponder } from "../signals/probes.js";
 import { RedisLink, type LinkOptions } from "./link.js";
 import { Proof, type ProofOptions } from "./proof.js";
@@ -15,6 +15,8 @@ export interface SyncRunnerOptions {
   agentId?: string;
   /** While the last sync attempt failed and Redis is up, retry this often (recovery, not polling). */
   retryMs: number;
+  /** Shared by snapshot reads and the install that follows them (see SyncDeps.slicer). */
+  slicer?: Slicer;
   /** Also answer preflight probes on `keys.probes`, reporting as `proof.id` (one responder per agent). */
   probes?: boolean;
 }
@@ -36,6 +38,7 @@ export class SyncRunner {
       reader: new StoreReader(this.link.cmd, keys),
       log,
       install,
+      ...(opts.slicer ? { slicer: opts.slicer } : {}),
       onApplied: (revision, appliedAt) => {
         proof?.applied(revision, appliedAt);
         opts.onApplied?.(revision, appliedAt);

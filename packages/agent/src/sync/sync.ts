@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import {
-  ChangeMessage, EMPTY_STATE, applyOps, classify, isEmptyState, type State, type StoreReader,
+  ChangeMessage, EMPTY_STATE, applyOps, classify, isEmptyState, type Slicer, type State, type StoreReader,
 } from "@switchyard/shared";
 
 export interface SyncDeps {
@@ -10,6 +10,8 @@ export interface SyncDeps {
   install(revision: number, state: State): void | Promise<void>;
   /** Called after every install, in revision order. */
   onApplied(revision: number, appliedAt: number): void;
+  /** The cooperative budget snapshot reads share with `install` (see CooperativeOptions.slicer). */
+  slicer?: Slicer;
 }
 
 export interface SyncStatus {
@@ -148,7 +150,7 @@ export class SyncEngine {
     let snap;
     try {
       // Read and validated in slices: a 10k-route snapshot must not stall the requests being served.
-      snap = await this.deps.reader.snapshotCooperative();
+      snap = await this.deps.reader.snapshotCooperative(this.deps.slicer ? { slicer: this.deps.slicer } : {});
     } catch (err) {
       // Both invalid content and an unreachable Redis land here; the current table stays.
       this.fail(`snapshot not applied: ${message(err)}`);

@@ -13,6 +13,11 @@ export interface CooperativeOptions {
   batch?: number;
   /** Longest run of parsing/validation before yielding to the event loop. */
   sliceMs?: number;
+  /**
+   * A budget shared with the work that follows the read (the agent's table compile), so the read's
+   * last slice and the compile's first one cannot add up to one long block. Overrides `sliceMs`.
+   */
+  slicer?: Slicer;
   /** Reads restarted because a write landed mid-scan, before giving up. */
   attempts?: number;
 }
@@ -52,7 +57,7 @@ async function scanHash(redis: Redis, key: string, batch: number, each: (field: 
  */
 export async function cooperativeSnapshot(redis: Redis, keys: Keys, opts: CooperativeOptions = {}): Promise<Snapshot | undefined> {
   const { batch = 256, sliceMs = 2, attempts = 3 } = opts;
-  const slicer = new Slicer(sliceMs);
+  const slicer = opts.slicer ?? new Slicer(sliceMs);
   for (let attempt = 0; attempt < attempts; attempt++) {
     const before = Number((await redis.get(keys.rev)) ?? 0);
     const pools: State["pools"] = {};
