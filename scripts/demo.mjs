@@ -91,7 +91,7 @@ start("controller", ["packages/controller/dist/main.js"], { ...common, CONTROLLE
 agentPorts.forEach((port, i) => {
   const name = `agent-${String.fromCharCode(97 + i)}`;
   // The agent's Node flags (packages/agent/src/node-flags.ts), as in docker-compose.yml.
-  start(name, ["--max-semi-space-size=2", "packages/agent/dist/main.js"], { ...common, AGENT_ID: name, AGENT_HOST: "127.0.0.1", AGENT_PORT: String(port), AGENT_ADMIN_PORT: String(9901 + i) });
+  start(name, ["--max-semi-space-size=8", "packages/agent/dist/main.js"], { ...common, AGENT_ID: name, AGENT_HOST: "127.0.0.1", AGENT_PORT: String(port), AGENT_ADMIN_PORT: String(9901 + i) });
 });
 
 const controller = `http://127.0.0.1:${controllerPort}`;
