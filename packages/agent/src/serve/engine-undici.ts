@@ -59,7 +59,7 @@ interface Upstream {
 const noop = () => undefined;
 
 // Only the connection pool, not undici's index: the index also loads fetch, WebSocket, caching and
-// the rest of the package, about 8 MB of RSS the agent never uses. undici 7 publishes no exports
+// the rest of the package, about 10 MB of RSS the agent never uses. undici 7 publishes no exports
 // map, so this path is reachable; the dependency is pinned to 7.x and the conformance suite runs
 // against whatever this resolves to.
 const Pool = createRequire(import.meta.url)("undici/lib/dispatcher/pool.js") as typeof PoolType;

@@ -99,9 +99,8 @@ class Compiler {
   constructor(private readonly random: () => number) {}
 
   addPool(name: string, pool: Pool): void {
-    const chooser = poolChooser(name, pool);
     for (const t of pool.targets) this.addresses.add(toTarget(t.address).key);
-    this.pools.set(name, chooser);
+    this.pools.set(name, poolChooser(name, pool));
   }
 
   private pool(name: string, where: string): Chooser {

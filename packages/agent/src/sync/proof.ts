@@ -74,6 +74,7 @@ export class Proof {
           : { pruneBefore: rec.seenAt - 60_000 }),
       });
     } catch (err) {
+      // The next heartbeat carries the same revision; an ack lost here is recovered from the record.
       this.log.debug({ err: (err as Error).message }, "heartbeat not sent");
     }
   }
