@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { reconnectDelay } from "@switchyard/shared";
+import { everyFromRandomPhase } from "./phased.js";
 
 const RESERVED_EVENTS = new Set(["message", "up", "down", "error", "newListener", "removeListener"]);
 
@@ -38,7 +39,7 @@ export interface LinkOptions {
 export class RedisLink extends EventEmitter {
   readonly cmd: Redis;
   readonly sub: Redis;
-  private timer: NodeJS.Timeout | undefined;
+  private pings: { stop(): void } | undefined;
   private subscribed = false;
   private isUp = false;
   private closed = false;
@@ -86,15 +87,7 @@ export class RedisLink extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    // Random phase, as with heartbeats: links started together must not PING in lockstep. The
-    // first PING still comes within one interval, so detection stays within interval + timeout.
-    this.timer = setTimeout(() => {
-      if (this.closed) return;
-      this.watchdog();
-      this.timer = setInterval(() => this.watchdog(), this.opts.pingIntervalMs);
-      this.timer.unref();
-    }, Math.random() * this.opts.pingIntervalMs);
-    this.timer.unref();
+    this.pings = everyFromRandomPhase(this.opts.pingIntervalMs, () => this.watchdog());
     // Connection failures surface as events and retries; start() never throws for an absent Redis.
     await Promise.allSettled([this.cmd.connect(), this.sub.connect()]);
   }
@@ -151,8 +144,7 @@ export class RedisLink extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
-    // Either the phase timeout or the interval it became: Node's clearTimeout clears both kinds.
-    clearTimeout(this.timer);
+    this.pings?.stop();
     this.cmd.disconnect();
     this.sub.disconnect();
   }

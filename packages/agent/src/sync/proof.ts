@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { everyFromRandomPhase } from "./phased.js";
 import { PROTOCOL_VERSION, ProofWriter, type AgentRecord, type Keys } from "@switchyard/shared";
 
 export interface ProofOptions {
@@ -23,7 +24,7 @@ export class Proof {
   private readonly startedAt = Date.now();
   private revision = 0;
   private appliedAt: number | null = null;
-  private timer: NodeJS.Timeout | undefined;
+  private beat: { stop(): void } | undefined;
   private stopped = false;
   private readonly writer: ProofWriter;
 
@@ -38,15 +39,7 @@ export class Proof {
 
   start(): void {
     void this.send(false);
-    // The period starts at a random phase: agents started together (a fleet rollout, a restarted
-    // host with several agents) would otherwise heartbeat in the same instant for as long as they run.
-    this.timer = setTimeout(() => {
-      if (this.stopped) return;
-      void this.send(false);
-      this.timer = setInterval(() => void this.send(false), this.opts.intervalMs);
-      this.timer.unref();
-    }, Math.random() * this.opts.intervalMs);
-    this.timer.unref();
+    this.beat = everyFromRandomPhase(this.opts.intervalMs, () => void this.send(false));
   }
 
   applied(revision: number, appliedAt: number): void {
@@ -82,8 +75,7 @@ export class Proof {
   /** Deregisters, so the controller stops waiting for this agent at once rather than after the TTL. */
   async stop(): Promise<void> {
     this.stopped = true;
-    // Either the phase timeout or the interval it became: Node's clearTimeout clears both kinds.
-    clearTimeout(this.timer);
+    this.beat?.stop();
     if (this.redis.status !== "ready") return;
     try {
       await this.redis.multi().del(this.keys.agent(this.opts.id)).zrem(this.keys.agents, this.opts.id).exec();
