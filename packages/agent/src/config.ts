@@ -32,10 +32,11 @@ const Env = z
     AGENT_PING_INTERVAL_MS: Ms(100, 2000).default(1000),
     AGENT_PING_TIMEOUT_MS: Ms(100, 2000).default(1000),
     /**
-     * Forwarding engine for plain HTTP (WebSocket upgrades always use http-proxy). undici is the
-     * default: it passes the same conformance suite and costs less CPU per request (BENCHMARKS.md).
+     * Forwarding engine for plain HTTP (WebSocket upgrades always use http-proxy). h1, the agent's
+     * own HTTP/1.1 upstream client, is the default: all three pass the same conformance suite and
+     * h1 costs the least CPU per request (BENCHMARKS.md). undici and http-proxy stay selectable.
      */
-    AGENT_ENGINE: z.enum(["undici", "http-proxy"]).default("undici"),
+    AGENT_ENGINE: z.enum(["h1", "undici", "http-proxy"]).default("h1"),
     /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
     AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
     LOG_LEVEL: LogLevelEnv,

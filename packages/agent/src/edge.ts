@@ -6,6 +6,7 @@ import { Slicer, buildKeys, type State } from "@switchyard/shared";
 import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
 import type { ForwardEngine } from "./serve/engine.js";
+import { createH1Engine } from "./serve/engine-h1.js";
 import { createHttpProxyEngine } from "./serve/engine-http-proxy.js";
 import { createUndiciEngine } from "./serve/engine-undici.js";
 import { createProxyServer } from "./serve/proxy-server.js";
@@ -35,7 +36,10 @@ export interface EdgeOptions {
 
 export function createEngine(config: AgentConfig, log: Logger): ForwardEngine {
   const httpProxy = createHttpProxyEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log });
-  return config.engine === "undici" ? createUndiciEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log, fallback: httpProxy }) : httpProxy;
+  const { upstreamTimeoutMs } = config;
+  if (config.engine === "h1") return createH1Engine({ upstreamTimeoutMs, log, fallback: httpProxy });
+  if (config.engine === "undici") return createUndiciEngine({ upstreamTimeoutMs, log, fallback: httpProxy });
+  return httpProxy;
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { State } from "@switchyard/shared";
+import { DEFAULT_KEEPALIVE } from "../src/serve/engine.js";
 import { SmoothWeightedRoundRobin, compileTable, type Resolution, type RouteTable } from "../src/serve/table.js";
 
 const compile = (s: unknown, random?: () => number) => compileTable(State.parse(s), 7, random ? { random } : {});
@@ -113,7 +114,8 @@ describe("upstream kinds", () => {
     const t = compile({ defaultUpstream: "[::1]:8080", pools: {}, routes: { "u.test": { upstream: "unix:/run/app.sock" } } });
     const r = t.resolve("x", "/");
     assert.equal(r.kind, "target");
-    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target: { kind: "tcp", host: "::1", port: 8080, key: "[::1]:8080" } });
+    const target = { kind: "tcp", host: "::1", port: 8080, key: "[::1]:8080" };
+    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: DEFAULT_KEEPALIVE, upstreamLabel: "[::1]:8080" } });
     const u = t.resolve("u.test", "/") as Extract<Resolution, { kind: "target" }>;
     assert.deepEqual(u.target, { kind: "unix", path: "/run/app.sock", key: "unix:/run/app.sock" });
   });

@@ -84,7 +84,7 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
       started.push(n);
       add("nginx (1 worker, keepalive 64)", "nginx", n.port, n.pid);
     }
-    for (const mode of ["bare-http-proxy", "bare-undici"]) {
+    for (const mode of ["bare-http-proxy", "bare-undici", "bare-h1"]) {
       const s = await startServer(mode, { TARGET: target, KEEPALIVE: "64" });
       procs.push(s);
       add(mode, "bare", s.port, s.pid);
@@ -167,7 +167,7 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
         ratios.push({ label: `${a.name} rps ÷ nginx rps (saturation)`, value: ratioOf(get(a.name, "rps"), get(nginx.name, "rps")), digits: 2 });
       }
     }
-    for (const [engine, bare] of [["undici", "bare-undici"], ["http-proxy", "bare-http-proxy"]] as const) {
+    for (const [engine, bare] of [["h1", "bare-h1"], ["undici", "bare-undici"], ["http-proxy", "bare-http-proxy"]] as const) {
       // Same engine, single process: what routing, header handling and counters add to the bare library.
       const a = variants.find((v) => v.name === `agent (${engine})`) ?? (engines[0] === "" && engine === "http-proxy" ? variants.find((v) => v.name === "agent") : undefined);
       if (!a) continue;

@@ -3,6 +3,8 @@
 //   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured)
 //   MODE=bare-http-proxy   minimal http-proxy server, keep-alive agent, static TARGET
 //   MODE=bare-undici       minimal undici forwarder (one Pool, dispatch handler), static TARGET
+//   MODE=bare-h1           the agent's h1 engine (built dist/) called straight from a plain http
+//                          server, static TARGET: no routing, header policy or counters around it
 // Env: PORT, HOST (127.0.0.1), TARGET (host:port), KEEPALIVE (idle upstream connections, 64).
 // Prints {"listening": port} once bound.
 import { createServer, Agent } from "node:http";
@@ -69,6 +71,14 @@ if (mode === "upstream") {
       },
     );
   };
+} else if (mode === "bare-h1") {
+  const dist = new URL("../../agent/dist/serve/", import.meta.url);
+  const { createH1Engine } = await import(new URL("engine-h1.js", dist).href);
+  const { createHttpProxyEngine } = await import(new URL("engine-http-proxy.js", dist).href);
+  const { toTarget } = await import(new URL("engine.js", dist).href);
+  const engine = createH1Engine({ upstreamTimeoutMs: 30_000, fallback: createHttpProxyEngine({ upstreamTimeoutMs: 30_000 }) });
+  const forwardTarget = { address: toTarget(target), keepalive, upstreamLabel: target };
+  handler = (req, res) => engine.forward(req, res, forwardTarget);
 } else {
   console.error(`unknown MODE ${mode}`);
   process.exit(2);

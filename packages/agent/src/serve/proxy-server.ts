@@ -3,9 +3,7 @@ import type { BlockList, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { normalizeHost } from "@switchyard/shared";
 import type { Logger } from "pino";
-import {
-  DEFAULT_KEEPALIVE, failureOf, sendError, sendSocketError, type ForwardEngine, type ForwardTarget,
-} from "./engine.js";
+import { failureOf, sendError, sendSocketError, type ForwardEngine } from "./engine.js";
 import { setForwardingHeaders } from "./headers.js";
 import type { Resolution, RouteTable } from "./table.js";
 
@@ -82,34 +80,40 @@ function vet(req: IncomingMessage, table: RouteTable | undefined): Vetted {
   return { ok: true, resolution };
 }
 
-function forwardTarget(r: Extract<Resolution, { kind: "target" }>): ForwardTarget {
-  return { address: r.target, keepalive: r.keepalive ?? DEFAULT_KEEPALIVE, upstreamLabel: r.upstream };
-}
+// Per-request bookkeeping rides on the objects themselves (one shape for every response and socket)
+// rather than in per-request closures or a WeakSet: this runs on every request.
+const LABEL = Symbol("switchyard upstream label");
+const SOCKET = Symbol("switchyard socket");
+const BUSY = Symbol("switchyard busy");
+type Tracked = ServerResponse & { [LABEL]: string; [SOCKET]: Busy };
+/**
+ * Responses under way on a client socket (more than one when the client pipelines): a parse error
+ * on a busy socket must not write a second status line.
+ */
+type Busy = Socket & { [BUSY]?: number };
 
 export function createProxyServer(deps: ProxyServerDeps): Server {
   const { engine, trustedProxies, log, onResult } = deps;
-  // Sockets with a response under way: a parse error on them must not write a second status line.
-  const busy = new WeakSet<Socket>();
 
-  /** One close listener per request: socket bookkeeping and, when asked for, the result report. */
-  const settle = (res: ServerResponse, socket: Socket, label: () => string) => {
-    res.once("close", () => {
-      busy.delete(socket);
-      if (!onResult) return;
-      const status = failureOf(res) ?? (res.writableFinished ? res.statusCode : 499);
-      try {
-        onResult(label(), status);
-      } catch (err) {
-        log.error({ err }, "onResult threw");
-      }
-    });
-  };
+  /** The one close listener of every response: socket bookkeeping and, when asked for, the result report. */
+  function onResponseClose(this: Tracked): void {
+    this[SOCKET][BUSY] = (this[SOCKET][BUSY] ?? 1) - 1;
+    if (!onResult) return;
+    const status = failureOf(this) ?? (this.writableFinished ? this.statusCode : 499);
+    try {
+      onResult(this[LABEL], status);
+    } catch (err) {
+      log.error({ err }, "onResult threw");
+    }
+  }
 
-  const server = createServer({ ...SERVER_TIMEOUTS }, (req, res) => {
-    const socket = req.socket;
-    busy.add(socket);
-    let label = EDGE;
-    settle(res, socket, () => label);
+  const server = createServer({ ...SERVER_TIMEOUTS }, (req, response) => {
+    const res = response as Tracked;
+    const socket: Busy = req.socket;
+    socket[BUSY] = (socket[BUSY] ?? 0) + 1;
+    res[LABEL] = EDGE;
+    res[SOCKET] = socket;
+    res.on("close", onResponseClose);
 
     const v = vet(req, deps.getTable());
     if (!v.ok) {
@@ -117,8 +121,8 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
       sendError(res, v.status, v.error, v.message, v.status === 400);
       return;
     }
-    const target = forwardTarget(v.resolution);
-    label = target.upstreamLabel;
+    const target = v.resolution.forward;
+    res[LABEL] = target.upstreamLabel;
     try {
       setForwardingHeaders(req, trustedProxies);
       engine.forward(req, res, target);
@@ -142,7 +146,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
       sendSocketError(socket, v.status, v.error, v.message);
       return;
     }
-    const target = forwardTarget(v.resolution);
+    const target = v.resolution.forward;
     try {
       setForwardingHeaders(req, trustedProxies);
       engine.upgrade(req, socket, head, target);
@@ -156,7 +160,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   // Also where socket errors of HTTP connections land, so none of them is ever unhandled.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? "";
-    if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable || busy.has(socket as Socket)) {
+    if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable || ((socket as Busy)[BUSY] ?? 0) > 0) {
       socket.destroy();
       return;
     }

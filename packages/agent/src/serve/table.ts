@@ -1,5 +1,5 @@
 import { isWildcard, looksLikeAddress, type Pool, type State, type Upstream } from "@switchyard/shared";
-import { toTarget, type Target } from "./engine.js";
+import { DEFAULT_KEEPALIVE, toTarget, type ForwardTarget, type Target } from "./engine.js";
 
 /**
  * The serving form of a State: built once per applied revision, then only read. The sync layer
@@ -19,6 +19,8 @@ export type Resolution =
       readonly target: Target;
       /** The pool's keepalive when it sets one; the engine's default otherwise. */
       readonly keepalive?: number;
+      /** What the engine is handed, built with the table so a request allocates nothing to route. */
+      readonly forward: ForwardTarget;
     }
   | { readonly kind: "no_route" };
 
@@ -83,12 +85,15 @@ export class SmoothWeightedRoundRobin<T> {
   }
 }
 
+/** One frozen answer per target, made at compile time; requests share them. */
+function resolution(upstream: string, target: Target, keepalive: number | undefined): Resolution {
+  const forward: ForwardTarget = Object.freeze({ address: target, keepalive: keepalive ?? DEFAULT_KEEPALIVE, upstreamLabel: upstream });
+  return Object.freeze(keepalive === undefined ? { kind: "target", upstream, target, forward } : { kind: "target", upstream, target, keepalive, forward });
+}
+
 function poolChooser(name: string, pool: Pool): Chooser {
-  const balancer = new SmoothWeightedRoundRobin(pool.targets.map((t) => ({ item: toTarget(t.address), weight: t.weight })));
-  const keepalive = pool.keepalive;
-  return keepalive === undefined
-    ? () => ({ kind: "target", upstream: name, target: balancer.pick() })
-    : () => ({ kind: "target", upstream: name, target: balancer.pick(), keepalive });
+  const balancer = new SmoothWeightedRoundRobin(pool.targets.map((t) => ({ item: resolution(name, toTarget(t.address), pool.keepalive), weight: t.weight })));
+  return () => balancer.pick();
 }
 
 class Compiler {
@@ -117,7 +122,7 @@ class Compiler {
       if (known) return known;
       const target = toTarget(u);
       this.addresses.add(target.key);
-      const only: Resolution = Object.freeze({ kind: "target", upstream: target.key, target });
+      const only = resolution(target.key, target, undefined);
       const c = () => only;
       this.direct.set(u, c);
       return c;

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { Agent } from "node:http";
+import { createServer as createNetServer, type Socket } from "node:net";
+import { afterEach, describe, test } from "node:test";
+import { createH1Engine } from "../src/serve/engine-h1.js";
+import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
+import { Servers, errorBody, listen, send, table, waitFor } from "./proxy-fixture.js";
+
+/**
+ * The h1 engine's own connection handling, against scripted raw upstreams: what it may retry,
+ * when it refuses to reuse a connection, and how it re-frames what the upstream sent.
+ */
+
+const LONG = 60_000;
+
+/** What a scripted upstream does with the n-th request (0-based) on the c-th connection. */
+type Script = (c: number, n: number, request: string) => { reply: string; then?: "close" | "keep" } | "drop";
+
+describe("h1 engine", () => {
+  const servers = new Servers();
+  afterEach(() => servers.closeAll());
+
+  async function scripted(script: Script) {
+    const stats = { connections: 0, open: 0, requests: [] as string[], sockets: [] as Socket[] };
+    const server = servers.track(
+      createNetServer((s: Socket) => {
+        const c = stats.connections++;
+        stats.sockets.push(s);
+        stats.open++;
+        s.once("close", () => stats.open--);
+        s.on("error", () => undefined);
+        let n = 0;
+        let buf = "";
+        s.on("data", (d: Buffer) => {
+          buf += d.toString("latin1");
+          let end: number;
+          while ((end = buf.indexOf("\r\n\r\n")) >= 0) {
+            const request = buf.slice(0, end);
+            buf = buf.slice(end + 4);
+            stats.requests.push(request);
+            const act = script(c, n++, request);
+            if (act === "drop") {
+              s.destroy();
+              return;
+            }
+            if (act.then === "close") s.end(act.reply);
+            else s.write(act.reply);
+          }
+        });
+      }),
+    );
+    const port = await listen(server);
+    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
+    const p = await servers.proxy(engine, table({ defaultUpstream: `127.0.0.1:${port}`, pools: {}, routes: {} }));
+    return { ...p, stats };
+  }
+
+  const OK = (body: string, extra = "") => ({ reply: `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}` });
+
+  test("retries an idempotent request once, on a new connection, when a reused one closes before answering", async () => {
+    const p = await scripted((c, n) => (c === 0 && n === 1 ? "drop" : OK(`c${c}n${n}`)));
+    assert.equal((await send({ port: p.port })).body, "c0n0");
+    const r = await send({ port: p.port });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "c1n0");
+    assert.equal(p.stats.connections, 2);
+  });
+
+  test("does not retry a POST on a reused connection that closes: the client gets the 502", async () => {
+    const p = await scripted((c, n) => (c === 0 && n === 1 ? "drop" : OK(`c${c}n${n}`)));
+    await send({ port: p.port });
+    const r = await send({ port: p.port, method: "POST", headers: { "content-length": "0" } });
+    assert.equal(r.status, 502);
+    assert.equal(errorBody(r.body).error, "bad_gateway");
+    assert.equal(p.stats.requests.length, 2, "sent once, not twice");
+  });
+
+  test("does not retry on a new connection that closes without answering", async () => {
+    const p = await scripted(() => "drop");
+    assert.equal((await send({ port: p.port })).status, 502);
+    assert.equal(p.stats.connections, 1);
+  });
+
+  test("delivers a response followed by stray bytes, then never reuses that connection", async () => {
+    const p = await scripted((c) => ({ reply: `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nc${c}!!` }));
+    assert.equal((await send({ port: p.port })).body, "ok");
+    assert.equal((await send({ port: p.port })).body, "ok");
+    assert.equal(p.stats.connections, 2);
+  });
+
+  test("closes an idle connection that sends bytes nobody asked for, so they never answer the next request", async () => {
+    const p = await scripted((c) => OK(`real${c}`));
+    assert.equal((await send({ port: p.port })).body, "real0");
+    await waitFor(() => p.stats.open === 1, { what: "idle upstream connection" });
+    p.stats.sockets[0]?.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil");
+    // Well before the 4 s idle expiry would close it anyway.
+    await waitFor(() => p.stats.open === 0, { what: "proxy closed the connection that spoke out of turn", timeoutMs: 1000 });
+    assert.equal((await send({ port: p.port })).body, "real1");
+  });
+
+  test("honours an upstream's short Keep-Alive timeout: timeout=1 leaves no time to reuse the connection", async () => {
+    const p = await scripted((c) => OK(`c${c}`, "Keep-Alive: timeout=1\r\n"));
+    await send({ port: p.port });
+    await waitFor(() => p.stats.open === 0, { what: "connection closed after use, not kept for the 4 s idle expiry", timeoutMs: 1000 });
+    assert.equal((await send({ port: p.port })).body, "c1");
+  });
+
+  test("re-frames a chunked response with trailers, and an HTTP/1.0 body that runs to close, whose connection is not reused", async () => {
+    const p = await scripted((c, n) =>
+      c === 0 && n === 0
+        ? { reply: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nX-T: 1\r\n\r\n" }
+        : { reply: "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe rest, until close", then: "close" },
+    );
+    const chunked = await send({ port: p.port });
+    assert.equal(chunked.status, 200);
+    assert.equal(chunked.body, "abcdefg");
+    assert.equal(chunked.headers["x-t"], undefined, "trailers are not passed on");
+    for (let i = 0; i < 2; i++) {
+      const r = await send({ port: p.port });
+      assert.equal(r.status, 200);
+      assert.equal(r.body, "the rest, until close");
+    }
+    assert.equal(p.stats.connections, 2, "the chunked response's connection was reused once, the close-delimited one never");
+  });
+});

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ResponseParseError, ResponseParser, type ResponseHead } from "../src/serve/h1/response-parser.js";
+
+/** Parses `wire` fed in the given pieces; returns what the sink saw, or the error thrown. */
+function parse(pieces: readonly string[], opts: { head?: boolean; close?: boolean } = {}) {
+  const p = new ResponseParser();
+  const seen = { head: undefined as ResponseHead | undefined, body: "", complete: false, lastFlags: [] as boolean[] };
+  p.start(
+    {
+      onHead: (h) => (seen.head = h),
+      onBody: (c, last) => {
+        seen.body += c.toString("latin1");
+        seen.lastFlags.push(last);
+      },
+      onComplete: () => (seen.complete = true),
+    },
+    opts.head ?? false,
+  );
+  // A reused read buffer, as the engine's: whatever the parser keeps must be a copy.
+  const scratch = Buffer.alloc(64 * 1024);
+  for (const piece of pieces) {
+    const n = scratch.write(piece, "latin1");
+    p.execute(scratch.subarray(0, n));
+    scratch.fill(0x5a);
+  }
+  if (opts.close) p.finish();
+  return { ...seen, trailing: p.trailing };
+}
+
+/** Every way of cutting `wire` in two: the parser's answer must not depend on where reads split. */
+function everySplit(wire: string, check: (r: ReturnType<typeof parse>) => void, opts: { head?: boolean; close?: boolean } = {}) {
+  for (let i = 0; i <= wire.length; i++) check(parse([wire.slice(0, i), wire.slice(i)], opts));
+}
+
+const refused = (pieces: readonly string[], re: RegExp, opts: { head?: boolean; close?: boolean } = {}) =>
+  assert.throws(() => parse(pieces, opts), (e: unknown) => e instanceof ResponseParseError && re.test(e.message));
+
+describe("h1 response parser", () => {
+  test("reads a Content-Length response the same wherever the reads split it", () => {
+    everySplit("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", (r) => {
+      assert.equal(r.head?.status, 200);
+      assert.equal(r.head?.reason, "OK");
+      assert.deepEqual(r.head?.rawHeaders, ["Content-Type", "text/plain", "Content-Length", "5"]);
+      assert.equal(r.body, "hello");
+      assert.equal(r.complete, true);
+      assert.equal(r.head?.keepAlive, true);
+      assert.equal(r.lastFlags.at(-1), true, "the chunk completing the body is flagged last");
+    });
+  });
+
+  test("decodes chunked bodies with extensions and trailers wherever the reads split them", () => {
+    const wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, chunked!\r\n0\r\nX-Trailer: t\r\n\r\n";
+    everySplit(wire, (r) => {
+      assert.equal(r.body, "hello, chunked!");
+      assert.equal(r.complete, true);
+      assert.equal(r.trailing, false);
+    });
+  });
+
+  test("a body until close completes only when the upstream closes, and is never reusable", () => {
+    const r = parse(["HTTP/1.1 200 OK\r\n\r\npart one, ", "part two"], { close: true });
+    assert.equal(r.body, "part one, part two");
+    assert.equal(r.complete, true);
+    assert.equal(r.head?.keepAlive, false);
+  });
+
+  test("HEAD, 204 and 304 responses have no body, whatever their framing headers say", () => {
+    assert.equal(parse(["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"], { head: true }).complete, true);
+    assert.equal(parse(["HTTP/1.1 204 No Content\r\n\r\n"]).complete, true);
+    assert.equal(parse(["HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"]).complete, true);
+  });
+
+  test("skips 100 and 103 heads and reads the final response", () => {
+    const r = parse(["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"]);
+    assert.equal(r.head?.status, 201);
+    assert.equal(r.body, "ok");
+  });
+
+  test("keep-alive follows the version and Connection; a Keep-Alive timeout is read as a hint", () => {
+    assert.equal(parse(["HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]).head?.keepAlive, false);
+    assert.equal(parse(["HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n"]).head?.keepAlive, true);
+    assert.equal(parse(["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"]).head?.keepAlive, false);
+    assert.equal(parse(["HTTP/1.1 200 OK\r\nKeep-Alive: timeout=3, max=100\r\nContent-Length: 0\r\n\r\n"]).head?.idleHintMs, 3000);
+  });
+
+  test("flags bytes after the end of a response", () => {
+    assert.equal(parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"]).trailing, true);
+    assert.equal(parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]).trailing, false);
+  });
+
+  test("accepts repeated identical Content-Length values", () => {
+    assert.equal(parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok"]).body, "ok");
+  });
+
+  const REFUSED: [string, string, RegExp][] = [
+    ["Content-Length with Transfer-Encoding", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", /both/],
+    ["conflicting Content-Length values", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", /conflicting/],
+    ["a signed Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n", /Content-Length/],
+    ["chunked before another coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", /final/],
+    ["an obs-folded header", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n", /header line/],
+    ["space before the colon", "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n", /header line/],
+    ["a bare LF inside the head", "HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 0\r\n\r\n", /header/],
+    ["a NUL in a value", "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", /value/],
+    ["a two-digit status", "HTTP/1.1 20 OK\r\n\r\n", /status line/],
+    ["HTTP/2 in the status line", "HTTP/2.0 200 OK\r\n\r\n", /status line/],
+    ["a 101 nobody asked for", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", /101/],
+    ["a malformed chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /chunk size/],
+    ["chunk data without its CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n", /CRLF/],
+  ];
+  for (const [name, wire, re] of REFUSED) {
+    test(`refuses ${name}`, () => refused([wire], re));
+  }
+
+  test("refuses a head over 16 KiB, whether or not its end has arrived", () => {
+    const big = `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(17_000)}`;
+    refused([big], /16 KiB/);
+    refused([`${big}\r\n\r\n`], /16 KiB/);
+  });
+
+  test("a close before the response ends is an error, and says whether any of it arrived", () => {
+    refused(["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], /mid-response/, { close: true });
+    refused([], /without a response/, { close: true });
+  });
+});
