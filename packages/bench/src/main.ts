@@ -9,7 +9,7 @@ import { datapath, type DatapathReport } from "./datapath.js";
 import { toolVersions } from "./load.js";
 import { QUICK, ROUNDS, fmt, fmtNum } from "./measure.js";
 import { nginxVersion } from "./nginx.js";
-import { ROOT } from "./procs.js";
+import { ROOT, agentFeatures } from "./procs.js";
 import { propagation, type PropagationReport } from "./propagation.js";
 import { renderCatchup, renderCutover, renderDatapath, renderPropagation, renderRouting, renderTargets, type Target } from "./report.js";
 import { routing, type RoutingReport } from "./routing.js";
@@ -53,15 +53,16 @@ function targets(): Target[] {
   const row = (n: number) => p?.rows.find((x) => x.n === n);
   const t: Target[] = [];
   const add = (what: string, measured: string | undefined, pass: boolean | undefined) => t.push({ what, measured: measured ?? "not measured", pass: measured === undefined ? undefined : pass });
-  // Data path, for the default engine (undici): the figures the issue sets first.
+  // Data path, for the default engine: the figures the issue sets first.
   const d = results.datapath;
+  const engine = agentFeatures().defaultEngine ?? "h1";
   const ratio = (label: string) => d?.ratios.find((x) => x.label === label)?.value;
-  const cpu = ratio("agent (undici) CPU/req ÷ nginx CPU/req (saturation)");
-  add("data path: agent CPU/req ≤ 2.0× nginx, at saturation (undici, the default)", cpu && `${fmt(cpu, 2)}×`, cpu && cpu.median <= 2.0);
-  const over = ratio("routing overhead undici: agent ÷ bare-undici CPU/req − 1 (saturation)");
-  add("data path: routing overhead ≤ 10% over the bare engine (undici, saturation)", over && `${fmtNum(over.median * 100, 0)}% [${fmtNum(over.min * 100, 0)}–${fmtNum(over.max * 100, 0)}]`, over && over.median <= 0.1);
-  const added = d?.variants.find((v) => v.name === "agent (undici)")?.added;
-  add(`data path: p50 added ≤ 0.25 ms at a moderate rate (${d?.rate ?? "?"} rps, undici)`, added && fmt(added, 3, " ms"), added && added.median <= 0.25);
+  const cpu = ratio(`agent (${engine}) CPU/req ÷ nginx CPU/req (saturation)`);
+  add(`data path: agent CPU/req ≤ 2.0× nginx, at saturation (${engine}, the default)`, cpu && `${fmt(cpu, 2)}×`, cpu && cpu.median <= 2.0);
+  const over = ratio(`routing overhead ${engine}: agent ÷ bare-${engine} CPU/req − 1 (saturation)`);
+  add(`data path: routing overhead ≤ 10% over the bare engine (${engine}, saturation)`, over && `${fmtNum(over.median * 100, 0)}% [${fmtNum(over.min * 100, 0)}–${fmtNum(over.max * 100, 0)}]`, over && over.median <= 0.1);
+  const added = d?.variants.find((v) => v.name === `agent (${engine})`)?.added;
+  add(`data path: p50 added ≤ 0.25 ms at a moderate rate (${d?.rate ?? "?"} rps, ${engine})`, added && fmt(added, 3, " ms"), added && added.median <= 0.25);
   add("routing: lookup cost flat, 10k hosts vs 1 (no numeric bound given)", r && `resolve ${fmt(r.lookupRatio, 2)}×; proxy CPU/req ${fmt(r.cpuRatio, 2)}×`, undefined);
   add("routing: snapshot load (10k hosts, 1k pools) ≤ 100 ms", r && fmt(r.loadMs, 1, " ms"), r && r.loadMs.median <= 100);
   add("routing: agent RSS after load ≤ 100 MB", r && fmt(r.rssAfterLoad, 1, " MB"), r && r.rssAfterLoad.median <= 100);

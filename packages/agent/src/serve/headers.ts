@@ -17,6 +17,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
+const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP].map((n) => n.length));
+
 // A `Connection` header may name any field as hop-by-hop. These are never dropped on that say-so:
 // losing Content-Length would change how the body is framed to the next hop (a smuggling vector)
 // and losing Host would change which site the upstream serves.
@@ -70,8 +72,14 @@ export function responseHeaders(rawHeaders: readonly string[], connection: strin
   const out: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    const lower = name.toLowerCase();
     const value = rawHeaders[i + 1] as string;
+    // Every hop-by-hop name is 2, 7, 10, 16 or 17 characters long: with nothing named in
+    // Connection, other names are kept without lowercasing them (this runs on every response).
+    if (named.length === 0 && !HOP_BY_HOP_LENGTHS.has(name.length)) {
+      out.push(name, value);
+      continue;
+    }
+    const lower = name.toLowerCase();
     if (lower === "transfer-encoding" && !ONLY_CHUNKED.test(value)) {
       out.push(name, value);
       continue;
