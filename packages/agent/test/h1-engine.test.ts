@@ -4,7 +4,9 @@ import { createServer as createNetServer, type Socket } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { createH1Engine } from "../src/serve/engine-h1.js";
 import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
-import { Servers, errorBody, listen, send, table, waitFor } from "./proxy-fixture.js";
+import { toTarget } from "../src/serve/engine.js";
+import { UpstreamPool } from "../src/serve/h1/upstream-pool.js";
+import { Servers, errorBody, listen, raw, send, table, waitFor } from "./proxy-fixture.js";
 
 /**
  * The h1 engine's own connection handling, against scripted raw upstreams: what it may retry,
@@ -98,6 +100,16 @@ describe("h1 engine", () => {
     assert.equal((await send({ port: p.port })).body, "real1");
   });
 
+  test("a body framed only by the upstream closing reaches the client with Connection: close, so its end is known", async () => {
+    const p = await scripted(() => ({ reply: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nnot really gzip", then: "close" }));
+    const started = Date.now();
+    const reply = await raw(p.port, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 3000);
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.match(reply, /\r\nConnection: close\r\n/i);
+    assert.match(reply, /not really gzip$/);
+    assert.ok(Date.now() - started < 2000, "the client connection closed with the body, not at the keep-alive timeout");
+  });
+
   test("honours an upstream's short Keep-Alive timeout: timeout=1 leaves no time to reuse the connection", async () => {
     const p = await scripted((c) => OK(`c${c}`, "Keep-Alive: timeout=1\r\n"));
     await send({ port: p.port });
@@ -121,5 +133,24 @@ describe("h1 engine", () => {
       assert.equal(r.body, "the rest, until close");
     }
     assert.equal(p.stats.connections, 2, "the chunked response's connection was reused once, the close-delimited one never");
+  });
+});
+
+describe("h1 upstream pool", () => {
+  const servers = new Servers();
+  afterEach(() => servers.closeAll());
+
+  test("a connection the upstream closes while idle is never handed out again, not even before its socket's close event", async () => {
+    const server = servers.track(createNetServer((s: Socket) => s.on("error", () => undefined)));
+    const port = await listen(server);
+    const pool = new UpstreamPool(toTarget(`127.0.0.1:${port}`), LONG);
+    servers.defer(() => pool.destroy());
+    const first = pool.acquire(false);
+    pool.release(first, true, 32, 4000);
+    // What a FIN on an idle connection delivers; the socket's 'close' follows a loop phase later.
+    first.socket.emit("end");
+    const next = pool.acquire(false);
+    assert.notEqual(next, first);
+    assert.equal(next.reused, false);
   });
 });

@@ -118,6 +118,21 @@ describe("h1 response parser", () => {
     refused([`${big}\r\n\r\n`], /16 KiB/);
   });
 
+  test("refuses a pathological trailer line in linear time", () => {
+    const started = performance.now();
+    refused([`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nx:${"\t".repeat(4000)}\x01\r\n\r\n`], /trailer/);
+    const took = performance.now() - started;
+    assert.ok(took < 100, `took ${took.toFixed(1)} ms`);
+  });
+
+  test("counts an informational head as the response having started, and caps how many may come", () => {
+    const p = new ResponseParser();
+    p.start({ onHead: () => undefined, onBody: () => undefined, onComplete: () => undefined }, false);
+    p.execute(Buffer.from("HTTP/1.1 103 Early Hints\r\n\r\n", "latin1"));
+    assert.equal(p.started, true);
+    refused(["HTTP/1.1 100 Continue\r\n\r\n".repeat(9)], /informational/);
+  });
+
   test("a close before the response ends is an error, and says whether any of it arrived", () => {
     refused(["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], /mid-response/, { close: true });
     refused([], /without a response/, { close: true });

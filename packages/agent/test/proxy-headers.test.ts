@@ -107,6 +107,17 @@ describe("hop-by-hop stripping", () => {
     assert.deepEqual(h, { host: "a", "content-length": "5" });
   });
 
+  test("never lets Connection name away the edge's own forwarding headers", () => {
+    const req = fakeReq("203.0.113.9", { host: "a", connection: "x-real-ip, X-Forwarded-For, x-forwarded-proto, x-forwarded-host" });
+    setForwardingHeaders(req, new BlockList());
+    const h = req.headers;
+    stripRequestHopByHop(h, false);
+    assert.equal(h["x-real-ip"], "203.0.113.9");
+    assert.equal(h["x-forwarded-for"], "203.0.113.9");
+    assert.equal(h["x-forwarded-proto"], "http");
+    assert.equal(h["x-forwarded-host"], "a");
+  });
+
   test("keeps a request body's transfer coding even when Connection names it", () => {
     const h: IncomingHttpHeaders = { "transfer-encoding": "gzip, chunked", connection: "transfer-encoding" };
     stripRequestHopByHop(h, false);
@@ -126,5 +137,9 @@ describe("hop-by-hop stripping", () => {
 
   test("passes on a response transfer coding other than plain chunked", () => {
     assert.deepEqual(responseHeaders(["Transfer-Encoding", "gzip, chunked"], undefined), ["Transfer-Encoding", "gzip, chunked"]);
+  });
+
+  test("closes the client connection after a body whose transfer coding does not end in chunked", () => {
+    assert.deepEqual(responseHeaders(["Transfer-Encoding", "gzip"], undefined), ["Transfer-Encoding", "gzip", "Connection", "close"]);
   });
 });

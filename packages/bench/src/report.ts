@@ -29,6 +29,7 @@ export function renderDatapath(d: DatapathReport): string {
       `Engines found in the agent's config: ${d.engines.filter(Boolean).join(", ") || "(no AGENT_ENGINE yet; one engine)"}.`,
     `Saturation: ${d.tool}, ${d.satSeconds} s per run, Host: bench.local. Fixed rate: paced Node client, ${d.rate} rps for ${d.rateMs / 1000} s, keep-alive.`,
     `CPU/req = (utime+stime of the proxy's process tree after − before, from /proc/<pid>/stat) ÷ completed requests; RSS = peak VmRSS summed over the tree during the saturation run.`,
+    `bare-* rows: one forwarder with a static target and none of the agent's routing, header policy or counters, under the agent's Node flags: bare-h1 calls the agent's own h1 engine, bare-undici is a minimal undici Pool forwarder, bare-http-proxy is http-proxy with a keep-alive agent. "Routing overhead" = agent ÷ bare of the same engine.`,
     `"added p50" = proxy p50 − direct p50 at the same rate, per round. Errors = non-2xx + socket errors over all runs.`,
     `CPU is counted in clock ticks (10 ms at 100 Hz): at the fixed rate (~${fmtNum((d.rate * d.rateMs) / 1000)} requests per run) CPU/req moves in steps of ~${fmtNum(1e4 / ((d.rate * d.rateMs) / 1000), 1)} µs, so the saturation figures are the precise ones.`,
     "",

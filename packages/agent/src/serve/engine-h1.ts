@@ -270,7 +270,12 @@ class Flight implements Exchange {
     ) {
       this.retried = true;
       this.log?.debug({ upstream: this.target.upstreamLabel, err: err.message }, "reused upstream connection was closed; retrying on a new one");
-      this.start(true);
+      try {
+        this.start(true);
+      } catch (e) {
+        // Called from a socket event: nothing may escape into the event loop.
+        this.fail(e instanceof Error ? e : new Error(String(e)), false);
+      }
       return;
     }
     this.fail(err, timedOut);

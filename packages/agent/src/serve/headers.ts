@@ -20,11 +20,13 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP].map((n) => n.length));
 
 // A `Connection` header may name any field as hop-by-hop. These are never dropped on that say-so:
-// losing Content-Length would change how the body is framed to the next hop (a smuggling vector)
-// and losing Host would change which site the upstream serves.
-const NEVER_NAMED_AWAY: ReadonlySet<string> = new Set(["host", "content-length"]);
+// losing Content-Length would change how the body is framed to the next hop (a smuggling vector),
+// losing Host would change which site the upstream serves, and the forwarding headers are the
+// edge's own (set before stripping): a client must not be able to strip the address it came from.
+const NEVER_NAMED_AWAY: ReadonlySet<string> = new Set(["host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"]);
 
 const ONLY_CHUNKED = /^\s*chunked\s*$/i;
+const FINAL_CHUNKED = /(?:^|,)\s*chunked\s*$/i;
 
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
@@ -65,11 +67,15 @@ export function stripRequestHopByHop(headers: IncomingHttpHeaders, websocket: bo
  * `res.writeHead` accepts: built from rawHeaders so repeated fields (Set-Cookie) and the
  * upstream's spelling survive. Node then frames the response for the client itself. A
  * Transfer-Encoding carrying a coding besides `chunked` (gzip, chunked) stays, for the same reason
- * as on requests: Node removed only the chunking and the bytes still carry the rest.
+ * as on requests: Node removed only the chunking and the bytes still carry the rest. When such a
+ * coding does not end in `chunked`, the body is delimited by the connection closing, so
+ * `Connection: close` is added: otherwise Node would keep the client connection open after a
+ * body the client has no way to find the end of.
  */
 export function responseHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined): string[] {
   const named = connectionTokens(connection);
   const out: string[] = [];
+  let unframed = false;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const value = rawHeaders[i + 1] as string;
@@ -82,11 +88,13 @@ export function responseHeaders(rawHeaders: readonly string[], connection: strin
     const lower = name.toLowerCase();
     if (lower === "transfer-encoding" && !ONLY_CHUNKED.test(value)) {
       out.push(name, value);
+      if (!FINAL_CHUNKED.test(value)) unframed = true;
       continue;
     }
     if (HOP_BY_HOP.has(lower) || (named.length > 0 && named.includes(lower))) continue;
     out.push(name, value);
   }
+  if (unframed) out.push("Connection", "close");
   return out;
 }
 

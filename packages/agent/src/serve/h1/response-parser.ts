@@ -18,6 +18,8 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 /** A chunk-size line with its extensions, and the whole trailer section, are bounded too. */
 const MAX_LINE_BYTES = 4 * 1024;
 const MAX_TRAILER_BYTES = 16 * 1024;
+/** Informational heads (100, 103) allowed before the final one: each would otherwise re-arm the timeout. */
+const MAX_INFORMATIONAL = 8;
 
 export interface ResponseHead {
   readonly status: number;
@@ -45,7 +47,6 @@ const enum S { Head, Fixed, ChunkSize, ChunkData, ChunkCr, ChunkLf, Trailers, Un
 
 const CRLF = Buffer.from("\r\n", "latin1");
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/;
 const DIGITS = /^[0-9]{1,15}$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*"?([0-9]{1,9})/i;
@@ -91,6 +92,8 @@ export class ResponseParser {
   private pending: Buffer | undefined;
   private remaining = 0;
   private trailerBytes = 0;
+  private informational = 0;
+  private received = false;
 
   /** Arms the parser for the response to one request. */
   start(sink: ResponseSink, headRequest: boolean): void {
@@ -100,11 +103,13 @@ export class ResponseParser {
     this.pending = undefined;
     this.trailing = false;
     this.trailerBytes = 0;
+    this.informational = 0;
+    this.received = false;
   }
 
-  /** True once any byte of the current response has arrived. */
+  /** True once any byte of the current response (an informational head included) has arrived. */
   get started(): boolean {
-    return this.state !== S.Head || this.pending !== undefined;
+    return this.received;
   }
 
   get done(): boolean {
@@ -117,6 +122,7 @@ export class ResponseParser {
    */
   execute(input: Buffer): void {
     let buf = input;
+    if (input.length > 0) this.received = true;
     if (this.pending !== undefined) {
       buf = Buffer.concat([this.pending, input]);
       this.pending = undefined;
@@ -267,7 +273,10 @@ export class ResponseParser {
       }
     }
     // Informational responses (100, 103) are not passed on; the final response follows.
-    if (status < 200) return;
+    if (status < 200) {
+      if (++this.informational > MAX_INFORMATIONAL) fail("too many informational responses");
+      return;
+    }
 
     let chunked = false;
     if (te !== undefined) {
@@ -310,6 +319,7 @@ export class ResponseParser {
     }
     this.trailerBytes += line.length + 2;
     if (this.trailerBytes > MAX_TRAILER_BYTES) fail("trailer section too large");
-    if (!HEADER_LINE.test(line)) fail("malformed trailer line");
+    const colon = line.indexOf(":");
+    if (colon <= 0 || !validName(line, 0, colon) || !validValue(line, colon + 1, line.length)) fail("malformed trailer line");
   }
 }

@@ -60,18 +60,30 @@ export class Conn {
     socket.on("drain", this.onDrain);
   }
 
+  /**
+   * Takes the connection out of service at once: out of the pool and marked closed now, not when
+   * the socket's 'close' event comes a loop phase later, so nothing can acquire it in between.
+   */
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.pool.forget(this);
+    }
+    this.socket.destroy();
+  }
+
   /** The exchange gives the connection up mid-flight (its client left): it cannot carry another request. */
   abandon(): void {
     this.exchange = undefined;
     this.parser.sink = undefined;
-    this.socket.destroy();
+    this.close();
   }
 
   private fail(err: Error, timedOut: boolean): void {
     const ex = this.exchange;
     this.exchange = undefined;
     this.parser.sink = undefined;
-    this.socket.destroy();
+    this.close();
     ex?.onConnFailure(err, timedOut);
   }
 
@@ -82,7 +94,7 @@ export class Conn {
   onRead(nread: number): boolean {
     // Bytes nobody asked for (on an idle connection) would be read as the next request's response.
     if (this.exchange === undefined) {
-      this.socket.destroy();
+      this.close();
       return true;
     }
     try {
@@ -91,13 +103,15 @@ export class Conn {
       this.fail(err instanceof Error ? err : new Error(String(err)), false);
       return true;
     }
-    if (this.parser.trailing) this.socket.destroy();
+    // The response ended (and the connection may already be back in the idle list) with more bytes
+    // behind it: the connection can no longer be trusted.
+    if (this.parser.trailing) this.close();
     return true;
   }
 
   private readonly onEnd = (): void => {
     if (this.exchange === undefined) {
-      this.socket.destroy();
+      this.close();
       return;
     }
     try {
@@ -112,15 +126,21 @@ export class Conn {
   };
 
   private readonly onClose = (): void => {
-    this.closed = true;
-    this.pool.forget(this);
+    if (!this.closed) {
+      this.closed = true;
+      this.pool.forget(this);
+    }
     if (this.exchange !== undefined) this.fail(new Error("upstream connection closed"), false);
   };
 
   private readonly onTimeout = (): void => {
     const ex = this.exchange;
-    if (ex === undefined) this.socket.destroy();
-    else if (!ex.waitingOnClient()) this.fail(new UpstreamTimeout("upstream did not answer in time"), true);
+    if (ex === undefined) this.close();
+    // A connect that has not completed is the upstream's silence, whatever the client is doing.
+    else if (this.socket.connecting || !ex.waitingOnClient()) this.fail(new UpstreamTimeout("upstream did not answer in time"), true);
+    // Waiting on the client: the timer only re-arms on socket activity, which a stalled client may
+    // never cause, so re-arm it here and look again one period later.
+    else this.socket.setTimeout(this.pool.timeoutMs);
   };
 
   private readonly onDrain = (): void => {
@@ -148,7 +168,7 @@ export class UpstreamPool {
     if (!fresh) {
       let conn: Conn | undefined;
       while ((conn = this.idle.pop()) !== undefined) {
-        if (conn.closed) continue;
+        if (conn.closed || conn.socket.destroyed) continue;
         conn.reused = true;
         return conn;
       }
@@ -166,8 +186,8 @@ export class UpstreamPool {
   /** Back from an exchange. Kept only when reusable and the idle list has room. */
   release(conn: Conn, reusable: boolean, keepalive: number, idleMs: number): void {
     conn.exchange = undefined;
-    if (!reusable || this.retired || conn.closed || idleMs <= 0 || this.idle.length >= keepalive) {
-      conn.socket.destroy();
+    if (!reusable || this.retired || conn.closed || conn.socket.destroyed || idleMs <= 0 || this.idle.length >= keepalive) {
+      conn.close();
       return;
     }
     conn.idleUntil = Date.now() + idleMs;
@@ -183,7 +203,7 @@ export class UpstreamPool {
 
   retire(): void {
     this.retired = true;
-    for (const conn of this.idle.splice(0)) conn.socket.destroy();
+    for (const conn of this.idle.splice(0)) conn.close();
     this.stopSweeping();
   }
 
@@ -191,17 +211,20 @@ export class UpstreamPool {
   destroy(): void {
     this.destroyed = true;
     this.retire();
-    for (const conn of this.all) conn.socket.destroy();
+    // Not close(): the busy connections' own 'close' events must still fail their exchanges.
+    for (const conn of [...this.all]) conn.socket.destroy();
   }
 
   private readonly sweep = (): void => {
     const now = Date.now();
     let kept = 0;
+    const expired: Conn[] = [];
     for (const conn of this.idle) {
-      if (conn.idleUntil <= now) conn.socket.destroy();
+      if (conn.idleUntil <= now) expired.push(conn);
       else this.idle[kept++] = conn;
     }
     this.idle.length = kept;
+    for (const conn of expired) conn.close();
     if (kept === 0) this.stopSweeping();
   };
 
