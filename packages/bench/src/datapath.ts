@@ -18,7 +18,8 @@ const HOST = "bench.local";
 
 interface Variant {
   name: string;
-  kind: "direct" | "bare" | "agent" | "nginx";
+  /** floor: a Node http server answering by itself, what any Node proxy pays before forwarding anything. */
+  kind: "direct" | "floor" | "bare" | "agent" | "nginx";
   port: number;
   pid: number;
   pids: number[];
@@ -83,6 +84,13 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
       const n = await startNginxProxy(target);
       started.push(n);
       add("nginx (1 worker, keepalive 64)", "nginx", n.port, n.pid);
+    }
+    {
+      // The Node floor: the http server every Node proxy here is built on, answering by itself
+      // (servers.mjs's upstream mode) under the agent's Node flags. Not a proxy; shown for scale.
+      const s = await startServer("upstream", {}, { agentFlags: true });
+      procs.push(s);
+      add("node http server alone (answers itself, no upstream)", "floor", s.port, s.pid);
     }
     for (const mode of ["bare-http-proxy", "bare-undici", "bare-h1"]) {
       const s = await startServer(mode, { TARGET: target, KEEPALIVE: "64" });
@@ -166,6 +174,10 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
         ratios.push({ label: `${a.name} CPU/req ÷ nginx CPU/req (${RATE} rps)`, value: ratioOf(get(a.name, "rateCpu"), get(nginx.name, "rateCpu")), digits: 2 });
         ratios.push({ label: `${a.name} rps ÷ nginx rps (saturation)`, value: ratioOf(get(a.name, "rps"), get(nginx.name, "rps")), digits: 2 });
       }
+    }
+    const floor = variants.find((v) => v.kind === "floor");
+    if (nginx && floor) {
+      ratios.push({ label: `${floor.name} CPU/req ÷ nginx CPU/req (saturation)`, value: ratioOf(get(floor.name, "cpu"), get(nginx.name, "cpu")), digits: 2 });
     }
     for (const [engine, bare] of [["h1", "bare-h1"], ["undici", "bare-undici"], ["http-proxy", "bare-http-proxy"]] as const) {
       // Same engine, single process: what routing, header handling and counters add to the bare library.

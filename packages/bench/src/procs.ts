@@ -29,8 +29,8 @@ export function agentFeatures(): { engines: string[]; defaultEngine: string | un
  * One of servers.mjs's modes (upstream, bare-http-proxy, bare-undici, bare-h1). The bare forwarders
  * run under the agent's own Node flags, so "routing overhead" compares code, not heap settings.
  */
-export async function startServer(mode: string, env: Record<string, string> = {}): Promise<Server> {
-  const flags = mode.startsWith("bare-") ? AGENT_NODE_FLAGS : [];
+export async function startServer(mode: string, env: Record<string, string> = {}, opts: { agentFlags?: boolean } = {}): Promise<Server> {
+  const flags = (opts.agentFlags ?? mode.startsWith("bare-")) ? AGENT_NODE_FLAGS : [];
   const proc = spawnNode(mode, [...flags, "packages/bench/src/servers.mjs"], { MODE: mode, HOST: "127.0.0.1", PORT: "0", ...env });
   const line = await waitFor(() => /\{"listening":(\d+)\}/.exec(proc.output())?.[1] ?? (proc.child.exitCode !== null ? "exit" : undefined), {
     timeoutMs: 10_000,

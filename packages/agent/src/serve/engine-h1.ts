@@ -120,6 +120,8 @@ class Flight implements Exchange {
   private ended = false;
   private keepAlive = false;
   private idleHintMs: number | undefined;
+  private requestListeners: { data: (chunk: Buffer) => void; end: () => void } | undefined;
+  private clientDrain: (() => void) | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -144,14 +146,16 @@ class Flight implements Exchange {
     if (this.body !== Body.None) {
       const req = this.req;
       req.on("error", noop);
-      req.on("data", this.onRequestData);
-      req.once("end", this.onRequestEnd);
+      // Listeners are made only for requests with a body: most requests allocate none of them.
+      const listeners = (this.requestListeners ??= { data: (c: Buffer) => this.onRequestData(c), end: () => this.onRequestEnd() });
+      req.on("data", listeners.data);
+      req.once("end", listeners.end);
     }
   }
 
   // --- request body -------------------------------------------------------------------------
 
-  private readonly onRequestData = (chunk: Buffer): void => {
+  private onRequestData(chunk: Buffer): void {
     const socket = this.conn?.socket;
     // An empty chunk would read as the chunked terminator upstream.
     if (socket === undefined || chunk.length === 0) return;
@@ -169,13 +173,13 @@ class Flight implements Exchange {
       this.uploadPaused = true;
       this.req.pause();
     }
-  };
+  }
 
-  private readonly onRequestEnd = (): void => {
+  private onRequestEnd(): void {
     this.bodyDone = true;
-    this.req.off("data", this.onRequestData);
+    if (this.requestListeners) this.req.off("data", this.requestListeners.data);
     if (this.body === Body.Chunked) this.conn?.socket.write("0\r\n\r\n", "latin1");
-  };
+  }
 
   onConnDrain(): void {
     if (!this.uploadPaused) return;
@@ -190,8 +194,10 @@ class Flight implements Exchange {
    */
   private releaseBody(): void {
     if (this.bodyDone) return;
-    this.req.off("data", this.onRequestData);
-    this.req.off("end", this.onRequestEnd);
+    if (this.requestListeners) {
+      this.req.off("data", this.requestListeners.data);
+      this.req.off("end", this.requestListeners.end);
+    }
     if (!this.req.destroyed) this.req.resume();
   }
 
@@ -227,18 +233,18 @@ class Flight implements Exchange {
     if (!res.write(chunk) && !this.downloadPaused && !res.destroyed) {
       this.downloadPaused = true;
       this.conn?.socket.pause();
-      res.once("drain", this.onClientDrain);
+      res.once("drain", (this.clientDrain ??= () => this.onClientDrain()));
     }
   }
 
-  private readonly onClientDrain = (): void => {
+  private onClientDrain(): void {
     this.downloadPaused = false;
     const socket = this.conn?.socket;
     if (socket === undefined || this.settled) return;
     // The inactivity timer may have fired (and been ignored) while paused; it only re-arms on activity.
     socket.setTimeout(this.pool.timeoutMs);
     socket.resume();
-  };
+  }
 
   onComplete(): void {
     if (this.settled) return;
@@ -252,7 +258,7 @@ class Flight implements Exchange {
     // connection, done with this response, must not go idle paused.
     if (this.downloadPaused) {
       this.downloadPaused = false;
-      this.res.off("drain", this.onClientDrain);
+      if (this.clientDrain) this.res.off("drain", this.clientDrain);
       conn.socket.resume();
     }
     const reusable = this.keepAlive && this.bodyDone;
