@@ -27,7 +27,7 @@ export function renderDatapath(d: DatapathReport): string {
   return [
     `Upstream: ${d.upstream}. ${d.nginx ? "" : "**nginx is not installed: the nginx row and the agent ÷ nginx ratios are missing.** "}` +
       `Engines found in the agent's config: ${d.engines.filter(Boolean).join(", ") || "(no AGENT_ENGINE yet; one engine)"}.`,
-    `Saturation: ${d.tool}, ${d.satSeconds} s per run, Host: bench.local. Fixed rate: paced Node client, ${d.rate} rps for ${d.rateMs / 1000} s, keep-alive.`,
+    `${d.rounds} interleaved rounds. Saturation: ${d.tool}, ${d.satSeconds} s per run, Host: bench.local. Fixed rate: paced Node client, ${d.rate} rps for ${d.rateMs / 1000} s, keep-alive.`,
     `CPU/req = (utime+stime of the proxy's process tree after − before, from /proc/<pid>/stat) ÷ completed requests; RSS = peak VmRSS summed over the tree during the saturation run.`,
     `bare-* rows: one forwarder with a static target and none of the agent's routing, header policy or counters, under the agent's Node flags: bare-h1 calls the agent's own h1 engine, bare-undici is a minimal undici Pool forwarder, bare-http-proxy is http-proxy with a keep-alive agent. "Routing overhead" = agent ÷ bare of the same engine. "node http server alone" is Node's http server answering by itself, no upstream: the floor every Node proxy here starts from.`,
     `"added p50" = proxy p50 − direct p50 at the same rate, per round. Errors = non-2xx + socket errors over all runs.`,
