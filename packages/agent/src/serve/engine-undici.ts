@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { createRequire } from "node:module";
 import type { Dispatcher, Pool as PoolType } from "undici";
 import { failUpstream, type ForwardEngine, type ForwardTarget, type Target } from "./engine.js";
-import { responseHeaders, stripRequestHopByHop } from "./headers.js";
+import { reframeRequest, responseHeaders } from "./headers.js";
 import { UndiciRequestBody } from "./undici-body.js";
 
 /**
@@ -47,7 +47,6 @@ export interface UndiciEngineOptions {
 // 1 s margin) is honoured.
 const IDLE_SOCKET_MS = 4000;
 
-const ONLY_CHUNKED = /^\s*chunked\s*$/i;
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 /** One Pool per Target.key, with the number of requests it is serving right now. */
@@ -91,18 +90,15 @@ export function createUndiciEngine(opts: UndiciEngineOptions): ForwardEngine {
 
   return {
     forward(req, res, target) {
-      const coding = req.headers["transfer-encoding"];
-      if (coding !== undefined && !ONLY_CHUNKED.test(coding)) {
+      const framing = reframeRequest(req.headers);
+      if (framing === "fallback") {
         fallback.forward(req, res, target);
         return;
       }
-      stripRequestHopByHop(req.headers, false);
       // undici frames the body itself (chunked for a body without a length) and refuses the field.
       delete req.headers["transfer-encoding"];
-      // Node answered any `Expect: 100-continue` already; undici refuses the field too.
-      delete req.headers.expect;
       const length = req.headers["content-length"];
-      const hasBody = coding !== undefined || (length !== undefined && Number(length) !== 0);
+      const hasBody = framing === "chunked" || (length !== undefined && Number(length) !== 0);
       const body = hasBody ? new UndiciRequestBody(req) : undefined;
 
       const up = upstreamFor(target.address);

@@ -62,6 +62,23 @@ export function stripRequestHopByHop(headers: IncomingHttpHeaders, websocket: bo
   }
 }
 
+/** How a request body leaves an engine that frames bodies itself (h1, undici). */
+export type Reframe = "fallback" | "chunked" | "plain";
+
+/**
+ * For engines that write the request body's framing themselves: "fallback" when the body carries a
+ * transfer coding besides chunked, which they would re-frame as plain chunked and so lose (such
+ * requests go to the http-proxy engine, untouched); otherwise strips hop-by-hop fields and Expect
+ * (Node has already answered any 100-continue) in place, and says whether the body came chunked.
+ */
+export function reframeRequest(headers: IncomingHttpHeaders): Reframe {
+  const coding = headers["transfer-encoding"];
+  if (coding !== undefined && !ONLY_CHUNKED.test(coding)) return "fallback";
+  stripRequestHopByHop(headers, false);
+  if (headers.expect !== undefined) delete headers.expect;
+  return coding === undefined ? "plain" : "chunked";
+}
+
 /**
  * The upstream response's headers without hop-by-hop fields, as the flat [name, value, ...] list
  * `res.writeHead` accepts: built from rawHeaders so repeated fields (Set-Cookie) and the

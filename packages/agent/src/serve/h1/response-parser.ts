@@ -14,6 +14,8 @@
  * trusted for another request (`trailing`); nothing here decides about reuse beyond saying so.
  */
 
+import { isOws, validName, validValue } from "./syntax.js";
+
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** A chunk-size line with its extensions, and the whole trailer section, are bounded too. */
 const MAX_LINE_BYTES = 4 * 1024;
@@ -53,28 +55,6 @@ const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*"?([0-9]{1,9})/i;
 
 function fail(message: string): never {
   throw new ResponseParseError(message);
-}
-
-// RFC 9110 tchar, for header names.
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
-
-function validName(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
-  return true;
-}
-
-/** Field values and reason phrases: HTAB, SP, VCHAR and obs-text; no CR, LF, NUL or other controls. */
-function validValue(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
-  }
-  return true;
-}
-
-function isOws(c: number): boolean {
-  return c === 32 || c === 9;
 }
 
 function digit(s: string, at: number): number {
