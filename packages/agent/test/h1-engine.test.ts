@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Agent } from "node:http";
+import { randomBytes } from "node:crypto";
+import { Agent, get as httpGet } from "node:http";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { createH1Engine } from "../src/serve/engine-h1.js";
@@ -108,6 +109,63 @@ describe("h1 engine", () => {
     assert.match(reply, /\r\nConnection: close\r\n/i);
     assert.match(reply, /not really gzip$/);
     assert.ok(Date.now() - started < 2000, "the client connection closed with the body, not at the keep-alive timeout");
+  });
+
+  test("answers HEAD, 204 and 304 without a body and keeps both connections usable", async () => {
+    const up = await servers.upstream("nobody", (req, res) => {
+      if (req.url === "/204") res.writeHead(204).end();
+      else if (req.url === "/304") res.writeHead(304, { etag: '"x"' }).end();
+      else res.writeHead(200, { "content-type": "text/plain", "content-length": "5" }).end(req.method === "HEAD" ? undefined : "hello");
+    });
+    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
+    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const client = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const head = await send({ port: p.port, method: "HEAD", agent: client });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers["content-length"], "5");
+      assert.equal(head.body, "");
+      assert.equal((await send({ port: p.port, path: "/204", agent: client })).status, 204);
+      const notModified = await send({ port: p.port, path: "/304", agent: client });
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.headers.etag, '"x"');
+      assert.equal((await send({ port: p.port, agent: client })).body, "hello");
+    } finally {
+      client.destroy();
+    }
+    assert.equal(up.connections, 1, "one upstream connection carried all four");
+  });
+
+  test("a chunked response far larger than the read buffer reaches a stalling client byte for byte", async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 17);
+    const up = await servers.upstream("big", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      // Odd-sized writes, so chunk boundaries fall anywhere within the proxy's reads.
+      for (let at = 0; at < data.length; at += 7919) res.write(data.subarray(at, at + 7919));
+      res.end();
+    });
+    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
+    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    // A client that stalls now and then, so backpressure pauses and resumes the upstream in the
+    // middle of chunks: every byte must still arrive, in order.
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      httpGet({ host: "127.0.0.1", port: p.port, path: "/", agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        let stalls = 0;
+        res.on("data", (c: Buffer) => {
+          chunks.push(c);
+          if (stalls < 8 && chunks.length % 16 === 0) {
+            stalls++;
+            res.pause();
+            setTimeout(() => res.resume(), 30);
+          }
+        });
+        res.on("end", () => resolve(Buffer.concat(chunks)));
+        res.on("error", reject);
+      }).on("error", reject);
+    });
+    assert.equal(got.length, data.length);
+    assert.ok(got.equals(data), "the bytes differ");
   });
 
   test("honours an upstream's short Keep-Alive timeout: timeout=1 leaves no time to reuse the connection", async () => {
