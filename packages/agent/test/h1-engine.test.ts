@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Agent, get as httpGet } from "node:http";
-import { createServer as createNetServer, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { createH1Engine } from "../src/serve/engine-h1.js";
 import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
@@ -166,6 +166,65 @@ describe("h1 engine", () => {
     });
     assert.equal(got.length, data.length);
     assert.ok(got.equals(data), "the bytes differ");
+  });
+
+  /** An upstream that answers /big with `bytes` of data and holds /slow until the test ends. */
+  async function bigOrSlow(bytes: number) {
+    const up = await servers.upstream("big-or-slow", (req, res) => {
+      if (req.url === "/slow") return;
+      res.writeHead(200, { "content-length": String(bytes) });
+      const chunk = Buffer.alloc(64 * 1024, 0x62);
+      let sent = 0;
+      const pump = () => {
+        while (sent < bytes) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    return up;
+  }
+
+  test("cuts a client that stops reading, and its upstream connection, after the client send timeout", async () => {
+    const up = await bigOrSlow(64 * 1024 * 1024);
+    const engine = createH1Engine({ upstreamTimeoutMs: 200, clientSendTimeoutMs: 400, fallback: createHttpProxyEngine({ upstreamTimeoutMs: 200 }) });
+    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const client = connect(p.port, "127.0.0.1");
+    client.on("error", () => undefined);
+    servers.defer(() => client.destroy());
+    client.write("GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    client.pause();
+    await waitFor(() => up.open === 1, { what: "upstream connection open" });
+    // The client never reads again, so it cannot see its own connection close: the proxy's side shows it.
+    await waitFor(() => up.open === 0 && p.results.length === 1, { what: "upstream cut and the client's response closed", timeoutMs: 5000 });
+    assert.equal(p.results[0]?.status, 499);
+    assert.equal(await new Promise<number>((resolve, reject) => p.server.getConnections((e, n) => (e ? reject(e) : resolve(n)))), 0);
+  });
+
+  test("frees the upstream of a pipelined response whose client left before it was its turn", async () => {
+    const up = await bigOrSlow(4 * 1024 * 1024);
+    const engine = createH1Engine({ upstreamTimeoutMs: 300, fallback: createHttpProxyEngine({ upstreamTimeoutMs: 300 }) });
+    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const client = connect(p.port, "127.0.0.1");
+    client.on("error", () => undefined);
+    client.write("GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\nGET /big HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => up.requests.length === 2, { what: "both requests at the upstream" });
+    client.destroy();
+    await waitFor(() => up.open === 0, { what: "both upstream connections closed", timeoutMs: 5000 });
+  });
+
+  test("close() also cuts requests still running on pools retired by retain()", async () => {
+    const up = await bigOrSlow(1);
+    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
+    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const reply = send({ port: p.port, path: "/slow" });
+    await waitFor(() => up.requests.length === 1, { what: "request at the upstream" });
+    engine.retain(new Set());
+    engine.close();
+    assert.equal((await reply).status, 502);
+    await waitFor(() => up.open === 0, { what: "upstream connection closed" });
   });
 
   test("honours an upstream's short Keep-Alive timeout: timeout=1 leaves no time to reuse the connection", async () => {

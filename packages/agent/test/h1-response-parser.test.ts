@@ -89,8 +89,10 @@ describe("h1 response parser", () => {
     assert.equal(parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]).trailing, false);
   });
 
-  test("accepts repeated identical Content-Length values", () => {
-    assert.equal(parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok"]).body, "ok");
+  test("accepts repeated identical Content-Length values and passes on one plain value", () => {
+    const r = parse(["HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok"]);
+    assert.equal(r.body, "ok");
+    assert.deepEqual(r.head?.rawHeaders, ["Content-Length", "2", "X-A", "1"]);
   });
 
   const REFUSED: [string, string, RegExp][] = [

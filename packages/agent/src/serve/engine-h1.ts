@@ -29,11 +29,22 @@ export interface H1EngineOptions {
   log?: Logger;
   /** Takes WebSocket upgrades and non-chunked transfer codings; retained and closed with this engine. */
   fallback: ForwardEngine;
+  /**
+   * A client that stops reading a response may hold its upstream connection this long before both
+   * are closed (nginx's send_timeout has the same default). Checked once per upstream timeout
+   * period, so the cut comes within one period after it.
+   */
+  clientSendTimeoutMs?: number;
 }
+
+const CLIENT_SEND_TIMEOUT_MS = 60_000;
 
 export function createH1Engine(opts: H1EngineOptions): ForwardEngine {
   const { upstreamTimeoutMs, log, fallback } = opts;
+  const clientSendTimeoutMs = opts.clientSendTimeoutMs ?? CLIENT_SEND_TIMEOUT_MS;
   const pools = new Map<string, UpstreamPool>();
+  // Pools of targets no longer in the table that still carry requests: close() must cut those too.
+  const retiring = new Set<UpstreamPool>();
 
   return {
     forward(req, res, target) {
@@ -49,7 +60,7 @@ export function createH1Engine(opts: H1EngineOptions): ForwardEngine {
         pool = new UpstreamPool(target.address, upstreamTimeoutMs);
         pools.set(target.address.key, pool);
       }
-      new Flight(req, res, target, pool, body, log).start(false);
+      new Flight(req, res, target, pool, body, log, clientSendTimeoutMs).start(false);
     },
 
     upgrade(req, socket, head, target) {
@@ -57,17 +68,21 @@ export function createH1Engine(opts: H1EngineOptions): ForwardEngine {
     },
 
     retain(keys) {
+      for (const pool of retiring) if (pool.open === 0) retiring.delete(pool);
       for (const [key, pool] of pools) {
         if (keys.has(key)) continue;
         pools.delete(key);
         pool.retire();
+        if (pool.open > 0) retiring.add(pool);
       }
       fallback.retain(keys);
     },
 
     close() {
       for (const pool of pools.values()) pool.destroy();
+      for (const pool of retiring) pool.destroy();
       pools.clear();
+      retiring.clear();
       fallback.close();
     },
   };

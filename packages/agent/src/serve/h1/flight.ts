@@ -56,6 +56,7 @@ export class Flight implements Exchange {
   private ended = false;
   private keepAlive = false;
   private idleHintMs: number | undefined;
+  private pausedAt = 0;
   private requestListeners: { data: (chunk: Buffer) => void; end: () => void } | undefined;
   private clientDrain: (() => void) | undefined;
 
@@ -66,6 +67,8 @@ export class Flight implements Exchange {
     private readonly pool: UpstreamPool,
     private readonly body: Body,
     private readonly log: Logger | undefined,
+    /** How long a client that stopped reading may hold the upstream connection. */
+    private readonly clientSendTimeoutMs: number,
   ) {
     this.res = res;
     this.head = requestHead(req, target);
@@ -138,8 +141,25 @@ export class Flight implements Exchange {
     if (!this.req.destroyed) this.req.resume();
   }
 
-  waitingOnClient(): boolean {
-    return this.downloadPaused || (!this.bodyDone && !this.uploadPaused);
+  onInactive(connecting: boolean): "fail" | "wait" | "done" {
+    // A pipelined response still queued behind another never sees its ServerResponse close when
+    // the client disconnects; the client's socket says so.
+    if (this.req.socket.destroyed) {
+      this.onClientClose();
+      return "done";
+    }
+    // A connect that has not completed is the upstream's silence, whatever the client is doing.
+    if (connecting) return "fail";
+    if (this.downloadPaused) {
+      // A client that stops reading may hold an upstream connection only this long (nginx's
+      // send_timeout): then its connection is cut, and the exchange with it.
+      if (performance.now() - this.pausedAt < this.clientSendTimeoutMs) return "wait";
+      this.req.socket.destroy();
+      this.onClientClose();
+      return "done";
+    }
+    // Still receiving the request body from the client (Node's requestTimeout bounds that).
+    return !this.bodyDone && !this.uploadPaused ? "wait" : "fail";
   }
 
   // --- response -----------------------------------------------------------------------------
@@ -169,6 +189,7 @@ export class Flight implements Exchange {
     }
     if (!res.write(chunk) && !this.downloadPaused && !res.destroyed) {
       this.downloadPaused = true;
+      this.pausedAt = performance.now();
       this.conn?.socket.pause();
       res.once("drain", (this.clientDrain ??= () => this.onClientDrain()));
     }

@@ -14,7 +14,7 @@
  * trusted for another request (`trailing`); nothing here decides about reuse beyond saying so.
  */
 
-import { isOws, validName, validValue } from "./syntax.js";
+import { CHUNK_SIZE, DIGITS, KEEP_ALIVE_TIMEOUT, digitAt, isOws, validName, validValue } from "./syntax.js";
 
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** A chunk-size line with its extensions, and the whole trailer section, are bounded too. */
@@ -49,17 +49,14 @@ const enum S { Head, Fixed, ChunkSize, ChunkData, ChunkCr, ChunkLf, Trailers, Un
 
 const CRLF = Buffer.from("\r\n", "latin1");
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
-const DIGITS = /^[0-9]{1,15}$/;
-const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
-const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*"?([0-9]{1,9})/i;
 
 function fail(message: string): never {
   throw new ResponseParseError(message);
 }
 
 function digit(s: string, at: number): number {
-  const c = s.charCodeAt(at) - 48;
-  if (c < 0 || c > 9) fail("malformed status line");
+  const c = digitAt(s, at);
+  if (c < 0) fail("malformed status line");
   return c;
 }
 
@@ -241,7 +238,8 @@ export class ResponseParser {
         case "transfer-encoding":
           te = te === undefined ? value : `${te}, ${value}`;
           break;
-        case "content-length":
+        case "content-length": {
+          const first = length === undefined;
           for (const part of value.split(",")) {
             const v = part.trim();
             if (!DIGITS.test(v)) fail("invalid Content-Length");
@@ -249,7 +247,12 @@ export class ResponseParser {
             if (length !== undefined && length !== n) fail("conflicting Content-Length values");
             length = n;
           }
+          // Agreeing repeats ("2, 2", or two lines) are passed on as one plain value: clients such as
+          // Node's and undici's refuse the repeated forms outright.
+          if (first) rawHeaders[rawHeaders.length - 1] = String(length);
+          else rawHeaders.length -= 2;
           break;
+        }
       }
     }
     // Informational responses (100, 103) are not passed on; the final response follows.

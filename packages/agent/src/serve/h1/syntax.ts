@@ -1,6 +1,6 @@
 /**
- * HTTP field syntax (RFC 9110 §5) checked by character code, for the h1 response parser: these
- * run over every header of every proxied response, so they avoid regular expressions.
+ * HTTP syntax for the h1 response parser. Names and values (RFC 9110 §5) are checked by character
+ * code: they run over every header of every proxied response, so they avoid regular expressions.
  */
 
 // RFC 9110 tchar, for header names.
@@ -24,3 +24,16 @@ export function validValue(s: string, from: number, to: number): boolean {
 export function isOws(c: number): boolean {
   return c === 32 || c === 9;
 }
+
+/** The decimal digit at `at`, or -1. */
+export function digitAt(s: string, at: number): number {
+  const c = s.charCodeAt(at) - 48;
+  return c >= 0 && c <= 9 ? c : -1;
+}
+
+/** A Content-Length value: digits only (no sign, no spaces), at most 15 so it stays a safe integer. */
+export const DIGITS = /^[0-9]{1,15}$/;
+/** A chunk-size line: up to 12 hex digits (256 TiB), optional extensions. */
+export const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
+/** The `timeout=N` parameter of a Keep-Alive header, in seconds. */
+export const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*"?([0-9]{1,9})/i;

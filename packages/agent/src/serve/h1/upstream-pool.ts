@@ -27,8 +27,12 @@ export interface Exchange extends ResponseSink {
   onConnFailure(err: Error, timedOut: boolean): void;
   /** The socket's write buffer drained. */
   onConnDrain(): void;
-  /** True while the exchange is waiting on its client, not the upstream: inactivity is not the upstream's fault then. */
-  waitingOnClient(): boolean;
+  /**
+   * The connection saw no activity for a whole timeout period. "fail": the upstream's silence (a
+   * 504); "wait": the exchange is waiting on its client, look again one period later; "done": the
+   * exchange has given the connection up itself (its client is gone or would not read).
+   */
+  onInactive(connecting: boolean): "fail" | "wait" | "done";
 }
 
 /**
@@ -135,12 +139,15 @@ export class Conn {
 
   private readonly onTimeout = (): void => {
     const ex = this.exchange;
-    if (ex === undefined) this.close();
-    // A connect that has not completed is the upstream's silence, whatever the client is doing.
-    else if (this.socket.connecting || !ex.waitingOnClient()) this.fail(new UpstreamTimeout("upstream did not answer in time"), true);
+    if (ex === undefined) {
+      this.close();
+      return;
+    }
+    const verdict = ex.onInactive(this.socket.connecting);
+    if (verdict === "fail") this.fail(new UpstreamTimeout("upstream did not answer in time"), true);
     // Waiting on the client: the timer only re-arms on socket activity, which a stalled client may
     // never cause, so re-arm it here and look again one period later.
-    else this.socket.setTimeout(this.pool.timeoutMs);
+    else if (verdict === "wait") this.socket.setTimeout(this.pool.timeoutMs);
   };
 
   private readonly onDrain = (): void => {
@@ -193,6 +200,11 @@ export class UpstreamPool {
     conn.idleUntil = Date.now() + idleMs;
     this.idle.push(conn);
     if (this.sweeper === undefined) this.sweeper = setInterval(this.sweep, SWEEP_MS).unref();
+  }
+
+  /** Connections open through this pool, busy or idle. */
+  get open(): number {
+    return this.all.size;
   }
 
   forget(conn: Conn): void {
