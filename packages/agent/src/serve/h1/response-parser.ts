@@ -17,8 +17,7 @@
 import { CHUNK_SIZE, DIGITS, KEEP_ALIVE_TIMEOUT, digitAt, isOws, validName, validValue } from "./syntax.js";
 
 export const MAX_HEAD_BYTES = 16 * 1024;
-/** A chunk-size line with its extensions, and the whole trailer section, are bounded too. */
-const MAX_LINE_BYTES = 4 * 1024;
+const MAX_LINE_BYTES = 4 * 1024; // a chunk-size line with its extensions, or one trailer line
 const MAX_TRAILER_BYTES = 16 * 1024;
 /** Informational heads (100, 103) allowed before the final one: each would otherwise re-arm the timeout. */
 const MAX_INFORMATIONAL = 8;
@@ -70,6 +69,7 @@ export class ResponseParser {
   private remaining = 0;
   private trailerBytes = 0;
   private informational = 0;
+  /** Any byte of the current response (an informational head included) has arrived. */
   private received = false;
 
   /** Arms the parser for the response to one request. */
@@ -84,13 +84,8 @@ export class ResponseParser {
     this.received = false;
   }
 
-  /** True once any byte of the current response (an informational head included) has arrived. */
   get started(): boolean {
     return this.received;
-  }
-
-  get done(): boolean {
-    return this.state === S.Done;
   }
 
   /**
@@ -171,10 +166,7 @@ export class ResponseParser {
     }
   }
 
-  /**
-   * The upstream closed its side. Completes a body that runs until close; anywhere else in a
-   * response it is a truncation, and throws.
-   */
+  /** The upstream closed: completes a body that runs until close; anywhere else, throws (a truncation). */
   finish(): void {
     if (this.state === S.UntilClose) {
       this.complete();
