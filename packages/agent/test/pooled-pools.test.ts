@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Agent, type ServerResponse } from "node:http";
+import { Agent, type Server, type ServerResponse } from "node:http";
 import { afterEach, describe, test } from "node:test";
 import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
 import { toTarget, type ForwardEngine } from "../src/serve/engine.js";
@@ -33,6 +33,13 @@ function spyFallback() {
     },
   };
   return { engine, calls };
+}
+
+/** A keep-alive client limited to one connection, and a count of the connections the proxy accepted. */
+function oneConnectionClient(server: Server) {
+  let accepted = 0;
+  server.on("connection", () => accepted++);
+  return { client: new Agent({ keepAlive: true, maxSockets: 1 }), connections: () => accepted };
 }
 
 for (const [name, make] of POOLED_ENGINES) {
@@ -155,9 +162,7 @@ for (const [name, make] of POOLED_ENGINES) {
         else res.end("fine");
       });
       const p = await proxyTo(up.address);
-      let clientConnections = 0;
-      p.server.on("connection", () => clientConnections++);
-      const client = new Agent({ keepAlive: true, maxSockets: 1 });
+      const { client, connections } = oneConnectionClient(p.server);
       try {
         const big = "x".repeat(4 * 1024 * 1024);
         const r = await send({ port: p.port, method: "POST", body: big, agent: client });
@@ -171,7 +176,7 @@ for (const [name, make] of POOLED_ENGINES) {
       }
       await waitFor(() => p.results.length === 2, { what: "two results" });
       assert.deepEqual(p.results.map((r) => r.status), [413, 200]);
-      assert.equal(clientConnections, 1, "the rest of the unread body was drained, not left to block the connection");
+      assert.equal(connections(), 1, "the rest of the unread body was drained, not left to block the connection");
     });
 
     test("an upstream that dies mid-upload: 502 JSON, and the client connection stays usable", async () => {
@@ -180,9 +185,7 @@ for (const [name, make] of POOLED_ENGINES) {
         else res.end("fine");
       });
       const p = await proxyTo(up.address);
-      let clientConnections = 0;
-      p.server.on("connection", () => clientConnections++);
-      const client = new Agent({ keepAlive: true, maxSockets: 1 });
+      const { client, connections } = oneConnectionClient(p.server);
       try {
         const r = await send({ port: p.port, method: "POST", body: "y".repeat(4 * 1024 * 1024), agent: client });
         assert.equal(r.status, 502);
@@ -191,7 +194,7 @@ for (const [name, make] of POOLED_ENGINES) {
       } finally {
         client.destroy();
       }
-      assert.equal(clientConnections, 1);
+      assert.equal(connections(), 1);
     });
   });
 }

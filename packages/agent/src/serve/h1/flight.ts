@@ -53,7 +53,6 @@ export class Flight implements Exchange {
   private uploadPaused = false;
   /** The upstream socket is paused because the client's socket is full. */
   private downloadPaused = false;
-  private ended = false;
   private keepAlive = false;
   private idleHintMs: number | undefined;
   private pausedAt = 0;
@@ -183,7 +182,6 @@ export class Flight implements Exchange {
   onBody(chunk: Buffer, last: boolean): void {
     const res = this.res;
     if (last) {
-      this.ended = true;
       res.end(chunk);
       return;
     }
@@ -207,7 +205,7 @@ export class Flight implements Exchange {
   onComplete(): void {
     if (this.settled) return;
     this.settled = true;
-    if (!this.ended) this.res.end();
+    if (!this.res.writableEnded) this.res.end();
     const conn = this.conn;
     this.conn = undefined;
     this.releaseBody();
