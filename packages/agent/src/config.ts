@@ -37,6 +37,12 @@ const Env = z
      * h1 costs the least CPU per request (BENCHMARKS.md). undici and http-proxy stay selectable.
      */
     AGENT_ENGINE: z.enum(["h1", "undici", "http-proxy"]).default("h1"),
+    /**
+     * With the h1 engine: plain bodiless requests are read and answered straight on the client's
+     * socket (serve/front/), everything else through Node's HTTP server. `off` sends every request
+     * through Node's server. Ignored by the other engines.
+     */
+    AGENT_FAST_PATH: z.enum(["on", "off"]).default("on"),
     /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
     AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
     LOG_LEVEL: LogLevelEnv,
@@ -81,6 +87,7 @@ function shape(e: z.output<typeof Env>) {
     pingIntervalMs: e.AGENT_PING_INTERVAL_MS,
     pingTimeoutMs: e.AGENT_PING_TIMEOUT_MS,
     engine: e.AGENT_ENGINE,
+    fastPath: e.AGENT_ENGINE === "h1" && e.AGENT_FAST_PATH === "on",
     workers: e.AGENT_WORKERS === "auto" ? availableParallelism() : e.AGENT_WORKERS,
     logLevel: e.LOG_LEVEL,
   };

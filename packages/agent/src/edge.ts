@@ -6,7 +6,7 @@ import { Slicer, buildKeys, type State } from "@switchyard/shared";
 import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
 import type { ForwardEngine } from "./serve/engine.js";
-import { createH1Engine } from "./serve/engine-h1.js";
+import { createH1Engine, type H1Engine } from "./serve/engine-h1.js";
 import { createHttpProxyEngine } from "./serve/engine-http-proxy.js";
 import { createUndiciEngine } from "./serve/engine-undici.js";
 import { createProxyServer } from "./serve/proxy-server.js";
@@ -34,7 +34,7 @@ export interface EdgeOptions {
   onApplied?: (revision: number, appliedAt: number) => void;
 }
 
-export function createEngine(config: AgentConfig, log: Logger): ForwardEngine {
+export function createEngine(config: AgentConfig, log: Logger): ForwardEngine | H1Engine {
   const httpProxy = createHttpProxyEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log });
   const { upstreamTimeoutMs } = config;
   if (config.engine === "h1") return createH1Engine({ upstreamTimeoutMs, log, fallback: httpProxy });
@@ -83,7 +83,8 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
 
   // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
   const counters = new TrafficCounters({ url: config.redisUrl, keys, flushMs: 1000, log });
-  const proxy: Server = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted, log, onResult: counters.record });
+  const fastPath = config.fastPath && "pool" in engine ? engine : undefined;
+  const proxy: Server = createProxyServer({ getTable: () => table, engine, trustedProxies: trusted, log, onResult: counters.record, ...(fastPath ? { fastPath } : {}) });
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.
   const upgraded = new Set<import("node:stream").Duplex>();
   proxy.on("upgrade", (_req, socket: import("node:stream").Duplex) => {

@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { State } from "@switchyard/shared";
 import { waitFor } from "@switchyard/testkit";
 import type { ForwardEngine } from "../src/serve/engine.js";
+import type { PoolSource } from "../src/serve/front/fast-path.js";
 import { createProxyServer } from "../src/serve/proxy-server.js";
 import { compileTable, type RouteTable } from "../src/serve/table.js";
 
@@ -107,8 +108,12 @@ export class Servers {
     return dir;
   }
 
-  /** A proxy server over `engine`, serving `table` (swappable), with every onResult recorded. */
-  async proxy(engine: ForwardEngine, table: RouteTable | undefined, trusted = new BlockList()) {
+  /**
+   * A proxy server over `engine`, serving `table` (swappable), with every onResult recorded. An
+   * engine that lends its pools (h1) gets the fast path in front, as the agent runs it, unless
+   * `fastPath` is false.
+   */
+  async proxy(engine: ForwardEngine, table: RouteTable | undefined, trusted = new BlockList(), opts: { fastPath?: boolean } = {}) {
     let current = table;
     let reads = 0;
     const results: { upstream: string; status: number }[] = [];
@@ -121,6 +126,7 @@ export class Servers {
       trustedProxies: trusted,
       log: silent,
       onResult: (upstream, status) => results.push({ upstream, status }),
+      ...(opts.fastPath !== false && "pool" in engine ? { fastPath: engine as ForwardEngine & PoolSource } : {}),
     });
     const port = await listen(server);
     this.toClose.push(server);

@@ -16,7 +16,7 @@ const SAT_S = QUICK ? 2 : 5;
 // rounds give a steadier median than the minimum of three, for about 90 s more.
 const DATAPATH_ROUNDS = QUICK ? ROUNDS : 5;
 const RATE = 1500;
-const RATE_MS = QUICK ? 1500 : 2500;
+const RATE_MS = QUICK ? 1500 : 2000;
 const HOST = "bench.local";
 
 interface Variant {
@@ -107,6 +107,12 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
       const a = await startAgent({ redisUrl, prefix, id: `dp-${engine || "agent"}`, ...(engine ? { engine } : {}) });
       procs.push(a);
       add(engine ? `agent (${engine})` : "agent", "agent", a.port, a.pid);
+    }
+    if (features.fastPath && engines.includes("h1")) {
+      // What the fast path buys: the same agent with every request through Node's HTTP server.
+      const a = await startAgent({ redisUrl, prefix, id: "dp-h1-node", engine: "h1", env: { AGENT_FAST_PATH: "off" } });
+      procs.push(a);
+      add("agent (h1, AGENT_FAST_PATH=off)", "agent", a.port, a.pid);
     }
     if (features.workers) {
       const engine = engines[0] ?? "";

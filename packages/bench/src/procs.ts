@@ -15,13 +15,14 @@ export interface Server {
 }
 
 /** What the agent's config accepts right now: it is being extended while this bench is written. */
-export function agentFeatures(): { engines: string[]; defaultEngine: string | undefined; workers: boolean } {
+export function agentFeatures(): { engines: string[]; defaultEngine: string | undefined; workers: boolean; fastPath: boolean } {
   const src = readFileSync(new URL("../../agent/src/config.ts", import.meta.url), "utf8");
   const engines = /AGENT_ENGINE:\s*z\.enum\(\[([^\]]*)\]/.exec(src)?.[1];
   return {
     engines: engines ? [...engines.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) : [],
     defaultEngine: /AGENT_ENGINE:[^\n]*\.default\("([^"]+)"\)/.exec(src)?.[1],
     workers: src.includes("AGENT_WORKERS"),
+    fastPath: src.includes("AGENT_FAST_PATH"),
   };
 }
 

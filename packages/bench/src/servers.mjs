@@ -3,12 +3,14 @@
 //   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured)
 //   MODE=bare-http-proxy   minimal http-proxy server, keep-alive agent, static TARGET
 //   MODE=bare-undici       minimal undici forwarder (one Pool, dispatch handler), static TARGET
-//   MODE=bare-h1           the agent's h1 engine (built dist/) called straight from a plain http
-//                          server, static TARGET: no routing, header policy or counters around it
+//   MODE=bare-h1           the agent's h1 engine (built dist/) as the agent runs it, fast path
+//                          (serve/front/) in front of a plain http server, with a static TARGET in
+//                          place of the route table: no routing lookup and no counters
 // Env: PORT, HOST (127.0.0.1), TARGET (host:port), KEEPALIVE (idle upstream connections, 64).
 // Prints {"listening": port} once bound.
 import { createServer, Agent } from "node:http";
 import { createRequire } from "node:module";
+import { BlockList } from "node:net";
 
 // http-proxy and undici are the agent's dependencies; resolve them where the agent does.
 const require = createRequire(new URL("../../agent/package.json", import.meta.url));
@@ -20,6 +22,7 @@ const keepalive = Number(process.env.KEEPALIVE ?? 64);
 const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "trailer", "upgrade"]);
 
 let handler;
+let afterCreate = () => undefined;
 if (mode === "upstream") {
   const body = Buffer.alloc(100, "x");
   body.write("switchyard bench upstream\n");
@@ -76,9 +79,16 @@ if (mode === "upstream") {
   const { createH1Engine } = await import(new URL("engine-h1.js", dist).href);
   const { createHttpProxyEngine } = await import(new URL("engine-http-proxy.js", dist).href);
   const { toTarget } = await import(new URL("engine.js", dist).href);
+  const { installFastPath } = await import(new URL("front/fast-path.js", dist).href);
   const engine = createH1Engine({ upstreamTimeoutMs: 30_000, fallback: createHttpProxyEngine({ upstreamTimeoutMs: 30_000 }) });
   const forwardTarget = { address: toTarget(target), keepalive, upstreamLabel: target };
   handler = (req, res) => engine.forward(req, res, forwardTarget);
+  // Every request resolves to the one target: the table's lookup is what "routing overhead" measures.
+  const resolution = { kind: "target", forward: forwardTarget };
+  const constant = { resolve: () => resolution };
+  afterCreate = (server) => {
+    installFastPath(server, { pools: engine, getTable: () => constant, trusted: new BlockList(), log: undefined, onResult: undefined, keepAliveTimeoutMs: 5000 });
+  };
 } else {
   console.error(`unknown MODE ${mode}`);
   process.exit(2);
@@ -86,6 +96,7 @@ if (mode === "upstream") {
 
 const server = createServer(handler);
 server.keepAliveTimeout = 5000;
+afterCreate(server);
 server.listen(port, host, () => console.log(JSON.stringify({ listening: server.address().port })));
 const stop = () => {
   server.close();

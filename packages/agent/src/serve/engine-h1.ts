@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ForwardEngine } from "./engine.js";
+import type { ForwardEngine, ForwardTarget } from "./engine.js";
 import { reframeRequest } from "./headers.js";
 import { Flight, type Body } from "./h1/flight.js";
 import { UpstreamPool } from "./h1/upstream-pool.js";
@@ -39,12 +39,23 @@ export interface H1EngineOptions {
 
 const CLIENT_SEND_TIMEOUT_MS = 60_000;
 
-export function createH1Engine(opts: H1EngineOptions): ForwardEngine {
+/** The h1 engine also lends its pools to the proxy server's fast path (front/fast-path.ts). */
+export type H1Engine = ForwardEngine & { pool(target: ForwardTarget): UpstreamPool; readonly clientSendTimeoutMs: number };
+
+export function createH1Engine(opts: H1EngineOptions): H1Engine {
   const { upstreamTimeoutMs, log, fallback } = opts;
   const clientSendTimeoutMs = opts.clientSendTimeoutMs ?? CLIENT_SEND_TIMEOUT_MS;
   const pools = new Map<string, UpstreamPool>();
   // Pools of targets no longer in the table that still carry requests: close() must cut those too.
   const retiring = new Set<UpstreamPool>();
+  const pool = (target: ForwardTarget): UpstreamPool => {
+    let p = pools.get(target.address.key);
+    if (p === undefined) {
+      p = new UpstreamPool(target.address, upstreamTimeoutMs);
+      pools.set(target.address.key, p);
+    }
+    return p;
+  };
 
   return {
     forward(req, res, target) {
@@ -55,13 +66,11 @@ export function createH1Engine(opts: H1EngineOptions): ForwardEngine {
       }
       const length = req.headers["content-length"];
       const body: Body = framing === "chunked" ? "chunked" : length !== undefined && length !== "0" ? "fixed" : "none";
-      let pool = pools.get(target.address.key);
-      if (pool === undefined) {
-        pool = new UpstreamPool(target.address, upstreamTimeoutMs);
-        pools.set(target.address.key, pool);
-      }
-      new Flight(req, res, target, pool, body, log, clientSendTimeoutMs).start(false);
+      new Flight(req, res, target, pool(target), body, log, clientSendTimeoutMs).start(false);
     },
+
+    pool,
+    clientSendTimeoutMs,
 
     upgrade(req, socket, head, target) {
       fallback.upgrade(req, socket, head, target);

@@ -98,22 +98,36 @@ const REASONS: Record<number, string> = {
 };
 
 /**
- * The same error shape written straight onto a raw socket, for the two places with no
- * ServerResponse: failed upgrades and unparsable requests. The connection is always closed after,
- * because what follows on it can no longer be framed.
+ * The same error shape as raw bytes, for the places with no ServerResponse: failed upgrades,
+ * unparsable requests and the fast path (serve/front/). With `close`, the connection is to be
+ * closed after it.
  */
+export function rawErrorResponse(status: number, error: string, message: string, close: boolean): string {
+  const body = JSON.stringify({ error, message });
+  return (
+    `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
+    "content-type: application/json\r\n" +
+    `content-length: ${Buffer.byteLength(body)}\r\n` +
+    "cache-control: no-store\r\n" +
+    (close ? "connection: close\r\n\r\n" : "\r\n") +
+    body
+  );
+}
+
+/** Written onto a raw socket, which is closed after it: what follows on it can no longer be framed. */
 export function sendSocketError(socket: Duplex, status: number, error: string, message: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error, message });
-  const head =
-    `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
-    "content-type: application/json\r\n" +
-    `content-length: ${Buffer.byteLength(body)}\r\n` +
-    "connection: close\r\n\r\n";
-  socket.end(head + body, () => socket.destroy());
+  socket.end(rawErrorResponse(status, error, message, true), () => socket.destroy());
+}
+
+/** What the client is told when its upstream failed (502) or timed out (504). */
+export function upstreamFailure(status: 502 | 504, label: string): { error: string; message: string } {
+  return status === 504
+    ? { error: "gateway_timeout", message: `upstream ${label} did not answer in time` }
+    : { error: "bad_gateway", message: `upstream ${label} is unreachable or failed` };
 }
 
 /**
@@ -128,6 +142,6 @@ export function failUpstream(res: ServerResponse, status: 502 | 504, label: stri
     res.destroy();
     return;
   }
-  if (status === 504) sendError(res, 504, "gateway_timeout", `upstream ${label} did not answer in time`);
-  else sendError(res, 502, "bad_gateway", `upstream ${label} is unreachable or failed`);
+  const f = upstreamFailure(status, label);
+  sendError(res, status, f.error, f.message);
 }

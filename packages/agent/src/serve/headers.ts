@@ -163,34 +163,44 @@ function single(v: string | string[] | undefined): string | undefined {
  */
 export function setForwardingHeaders(req: IncomingMessage, trusted: BlockList): void {
   const h = req.headers;
-  const { address: peer, trusted: peerTrusted } = peerOf(req.socket, trusted);
-  const host = h.host;
-  const clientXff = single(h["x-forwarded-for"]);
-  if (peerTrusted) {
-    h["x-forwarded-for"] = clientXff ? `${clientXff}, ${peer}` : peer;
-    h["x-real-ip"] = realIp(clientXff, peer, trusted);
-    h["x-forwarded-proto"] = single(h["x-forwarded-proto"]) ?? "http";
-    const fwdHost = single(h["x-forwarded-host"]) ?? host;
-    if (fwdHost === undefined) delete h["x-forwarded-host"];
-    else h["x-forwarded-host"] = fwdHost;
-    return;
+  const f = forwardedFields(peerOf(req.socket, trusted), h.host, single(h["x-forwarded-for"]), single(h["x-forwarded-proto"]), single(h["x-forwarded-host"]));
+  h["x-forwarded-for"] = f.forwardedFor;
+  h["x-real-ip"] = f.realIp;
+  h["x-forwarded-proto"] = f.proto;
+  if (f.host === undefined) delete h["x-forwarded-host"];
+  else h["x-forwarded-host"] = f.host;
+}
+
+export interface ForwardedFields {
+  forwardedFor: string;
+  realIp: string;
+  proto: string;
+  host: string | undefined;
+}
+
+/** The forwarding values setForwardingHeaders applies, from the client's own (joined) values. */
+export function forwardedFields(peer: PeerInfo, host: string | undefined, clientXff: string | undefined, clientProto: string | undefined, clientHost: string | undefined): ForwardedFields {
+  const address = peer.address;
+  if (peer.trusted) {
+    return {
+      forwardedFor: clientXff ? `${clientXff}, ${address}` : address,
+      realIp: realIp(clientXff, address, peer.list),
+      proto: clientProto ?? "http",
+      host: clientHost ?? host,
+    };
   }
-  h["x-forwarded-for"] = peer;
-  h["x-real-ip"] = peer;
-  h["x-forwarded-proto"] = "http";
-  if (host === undefined) delete h["x-forwarded-host"];
-  else h["x-forwarded-host"] = host;
+  return { forwardedFor: address, realIp: address, proto: "http", host };
 }
 
 const PEER = Symbol("switchyard peer");
-type PeerInfo = { readonly list: BlockList; readonly address: string; readonly trusted: boolean };
+export type PeerInfo = { readonly list: BlockList; readonly address: string; readonly trusted: boolean };
 
 /**
  * The peer of a client connection and whether it is a trusted proxy, worked out once per connection
  * rather than per request: a BlockList check builds a SocketAddress each time, which on a
  * keep-alive connection would cost about a tenth of a proxied request.
  */
-function peerOf(socket: Socket, trusted: BlockList): PeerInfo {
+export function peerOf(socket: Socket, trusted: BlockList): PeerInfo {
   const s = socket as Socket & { [PEER]?: PeerInfo };
   const known = s[PEER];
   if (known !== undefined && known.list === trusted) return known;

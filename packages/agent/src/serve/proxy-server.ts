@@ -5,6 +5,7 @@ import { normalizeHost } from "@switchyard/shared";
 import type { Logger } from "pino";
 import { failureOf, sendError, sendSocketError, type ForwardEngine } from "./engine.js";
 import { setForwardingHeaders } from "./headers.js";
+import { installFastPath, type PoolSource } from "./front/fast-path.js";
 import type { Resolution, RouteTable } from "./table.js";
 
 /**
@@ -29,6 +30,11 @@ export interface ProxyServerDeps {
    * WebSocket upgrades are not reported.
    */
   onResult?: (upstream: string, status: number) => void;
+  /**
+   * The h1 engine's pools, to serve plain bodiless requests on the fast path (front/fast-path.ts)
+   * instead of through Node's request and response objects. Without it every request takes Node's.
+   */
+  fastPath?: PoolSource;
 }
 
 /** Server timeouts, each chosen rather than inherited. */
@@ -133,6 +139,17 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
     }
   });
   server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
+  if (deps.fastPath !== undefined) {
+    const installed = installFastPath(server, {
+      pools: deps.fastPath,
+      getTable: deps.getTable,
+      trusted: trustedProxies,
+      log,
+      onResult,
+      keepAliveTimeoutMs: SERVER_TIMEOUTS.keepAliveTimeout,
+    });
+    if (!installed) log.warn("fast path not installed: Node's HTTP server has an unexpected connection handler; every request takes Node's path");
+  }
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));

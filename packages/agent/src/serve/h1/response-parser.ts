@@ -33,6 +33,8 @@ export interface ResponseHead {
   readonly keepAlive: boolean;
   /** `Keep-Alive: timeout=N` in ms, when the upstream sent one. */
   readonly idleHintMs: number | undefined;
+  /** How the body is delimited: not at all, by Content-Length, by chunks, or by the upstream closing. */
+  readonly body: "none" | "length" | "chunked" | "close";
 }
 
 export interface ResponseSink {
@@ -47,7 +49,7 @@ export class ResponseParseError extends Error {}
 const enum S { Head, Fixed, ChunkSize, ChunkData, ChunkCr, ChunkLf, Trailers, UntilClose, Done }
 
 const CRLF = Buffer.from("\r\n", "latin1");
-const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
+export const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 
 function fail(message: string): never {
   throw new ResponseParseError(message);
@@ -267,7 +269,8 @@ export class ResponseParser {
     const keepAlive = !untilClose && (http10 ? tokens.includes("keep-alive") : !tokens.includes("close"));
     this.state = noBody ? S.Done : chunked ? S.ChunkSize : length !== undefined ? S.Fixed : S.UntilClose;
     this.remaining = length ?? 0;
-    (this.sink as ResponseSink).onHead({ status, reason, rawHeaders, connection, keepAlive, idleHintMs: hint });
+    const body = noBody ? "none" : chunked ? "chunked" : untilClose ? "close" : "length";
+    (this.sink as ResponseSink).onHead({ status, reason, rawHeaders, connection, keepAlive, idleHintMs: hint, body });
     if (this.state === S.Done) this.complete();
     else if (this.state === S.Fixed && this.remaining === 0) {
       this.state = S.Done;

@@ -33,6 +33,8 @@ export interface Exchange extends ResponseSink {
    * exchange has given the connection up itself (its client is gone or would not read).
    */
   onInactive(connecting: boolean): "fail" | "wait" | "done";
+  /** Every byte of one upstream read has been handed on (the exchange may hold writes until then). */
+  afterRead?(): void;
 }
 
 /**
@@ -110,6 +112,7 @@ export class Conn {
     // The response ended (and the connection may already be back in the idle list) with more bytes
     // behind it: the connection can no longer be trusted.
     if (this.parser.trailing) this.close();
+    this.exchange?.afterRead?.();
     return true;
   }
 

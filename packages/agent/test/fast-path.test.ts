@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { Agent } from "node:http";
+import { connect, type Socket } from "node:net";
+import { afterEach, describe, test } from "node:test";
+import { drain } from "../src/drain.js";
+import { createH1Engine } from "../src/serve/engine-h1.js";
+import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
+import type { ForwardEngine } from "../src/serve/engine.js";
+import { Servers, send, table, waitFor, type Handler } from "./proxy-fixture.js";
+
+/**
+ * The fast path in front of Node's HTTP server (serve/front/): which requests it answers itself,
+ * how a connection moves to Node's server, and that both paths look the same from either side.
+ */
+
+const LONG = 30_000;
+
+/** The h1 engine, with the targets of requests that reached Node's server (forward) recorded. */
+function h1(): { engine: ForwardEngine; viaNode: string[] } {
+  const inner = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
+  const viaNode: string[] = [];
+  const engine = {
+    ...inner,
+    forward(req, res, target) {
+      viaNode.push(req.url ?? "");
+      inner.forward(req, res, target);
+    },
+  } satisfies typeof inner;
+  return { engine, viaNode };
+}
+
+/** A client connection that keeps everything it receives. */
+function wire(port: number): { socket: Socket; text: () => string; closed: () => boolean } {
+  let text = "";
+  let closed = false;
+  const socket = connect(port, "127.0.0.1");
+  socket.setNoDelay(true);
+  socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+  socket.on("error", () => undefined);
+  socket.on("close", () => (closed = true));
+  return { socket, text: () => text, closed: () => closed };
+}
+
+const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
+
+/** Echoes method, URL and body; a URL with `slow` waits 30 ms first. */
+const echo: Handler = (req, res, seen) => {
+  req.on("end", () => {
+    const body = `${seen.method} ${seen.url} ${seen.body}`;
+    const answer = () => res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(body) }).end(body);
+    if (seen.url.includes("slow")) setTimeout(answer, 30);
+    else answer();
+  });
+};
+
+describe("fast path", () => {
+  const servers = new Servers();
+  afterEach(() => servers.closeAll());
+
+  async function setup(handler: Handler = echo) {
+    const up = await servers.upstream("a", handler);
+    const { engine, viaNode } = h1();
+    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    return { up, p, viaNode };
+  }
+
+  test("answers pipelined GETs itself, in order, on one connection", async () => {
+    const { up, p, viaNode } = await setup();
+    const c = wire(p.port);
+    c.socket.write("GET /slow/1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => c.text().includes("GET /3 "), { what: "third response" });
+    c.socket.destroy();
+    const order = [...c.text().matchAll(/GET (\S+) /g)].map((m) => m[1]);
+    assert.deepEqual(order, ["/slow/1", "/2", "/3"]);
+    assert.equal(count(c.text(), /HTTP\/1\.1 200 OK\r\n/g), 3);
+    assert.deepEqual(viaNode, []);
+    assert.equal(up.connections, 1, "one request at a time: one upstream connection, reused");
+  });
+
+  test("hands a request with a body to Node's server between two requests, and the connection stays there", async () => {
+    const { up, p, viaNode } = await setup();
+    const c = wire(p.port);
+    c.socket.write(
+      "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n" + "POST /2 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + "GET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    );
+    await waitFor(() => c.text().includes("GET /3 "), { what: "third response" });
+    c.socket.destroy();
+    assert.deepEqual(
+      up.requests.map((r) => `${r.method} ${r.url} ${r.body}`),
+      ["GET /1 ", "POST /2 hello", "GET /3 "],
+    );
+    assert.deepEqual(viaNode, ["/2", "/3"]);
+  });
+
+  test("hands a head that arrives split across reads to Node's server, which answers it", async () => {
+    const { p, viaNode } = await setup();
+    let proxySide: Socket | undefined;
+    p.server.once("connection", (s: Socket) => (proxySide = s));
+    const c = wire(p.port);
+    const first = "GET /split HTTP/1.1\r\nHo";
+    c.socket.write(first);
+    await waitFor(() => (proxySide?.bytesRead ?? 0) >= first.length, { what: "the proxy to read the first part" });
+    c.socket.write("st: a.test\r\n\r\n");
+    await waitFor(() => c.text().includes("GET /split "), { what: "response" });
+    c.socket.destroy();
+    assert.deepEqual(viaNode, ["/split"]);
+  });
+
+  test("hands requests it does not route (no route, no table yet) to Node's server, which answers them", async () => {
+    const up = await servers.upstream("a", echo);
+    const { engine, viaNode } = h1();
+    const p = await servers.proxy(engine, undefined);
+    assert.equal((await send({ port: p.port, host: "a.test" })).status, 503);
+    p.setTable(table({ defaultUpstream: null, pools: {}, routes: { "a.test": { upstream: up.address } } }));
+    assert.equal((await send({ port: p.port, host: "b.test" })).status, 404);
+    assert.equal((await send({ port: p.port, host: "a.test", path: "/ok" })).status, 200);
+    assert.deepEqual(viaNode, []); // 503 and 404 are the server's own answers, not forwards
+    assert.deepEqual(p.results.map((r) => r.status), [503, 404, 200]);
+  });
+
+  test("honours a client's Connection: close: says so, then ends the connection", async () => {
+    const { p, viaNode } = await setup();
+    const c = wire(p.port);
+    c.socket.write("GET /bye HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => c.closed(), { what: "connection closed by the proxy" });
+    assert.match(c.text(), /\r\nConnection: close\r\n/);
+    assert.ok(!c.text().includes("/never"));
+    assert.deepEqual(viaNode, []);
+  });
+
+  test("closes an idle keep-alive connection after the keep-alive timeout (5 s)", async () => {
+    const { p } = await setup();
+    const c = wire(p.port);
+    c.socket.write("GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => c.text().includes("GET /1 "), { what: "response" });
+    assert.match(c.text(), /\r\nKeep-Alive: timeout=5\r\n/);
+    const t0 = performance.now();
+    await waitFor(() => c.closed(), { what: "idle connection closed", timeoutMs: 9000 });
+    const ms = performance.now() - t0;
+    assert.ok(ms > 4000, `closed after ${ms.toFixed(0)} ms`);
+  });
+
+  test("drain: an idle connection closes at once; one in flight gets its response, with Connection: close", async () => {
+    let release: (() => void) | undefined;
+    const { p } = await setup((req, res) => {
+      req.resume();
+      if (req.url === "/hold") release = () => res.writeHead(200, { "content-length": "4" }).end("done");
+      else res.writeHead(200, { "content-length": "2" }).end("ok");
+    });
+    const idle = wire(p.port);
+    idle.socket.write("GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => idle.text().endsWith("ok"), { what: "first response" });
+    const busy = wire(p.port);
+    busy.socket.write("GET /hold HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => release !== undefined, { what: "held request at the upstream" });
+    const drained = drain(p.server, 10_000);
+    await waitFor(() => idle.closed(), { what: "idle connection closed" });
+    assert.equal(busy.closed(), false);
+    release?.();
+    await drained;
+    assert.match(busy.text(), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\nConnection: close\r\n[\s\S]*done$/);
+    await waitFor(() => busy.closed(), { what: "busy connection closed after its response" });
+  });
+
+  test("sends the upstream the same request, and the client the same response, as Node's path", async () => {
+    const up = await servers.upstream("a", (req, res, seen) => {
+      req.on("end", () => {
+        if (seen.url === "/chunked") {
+          res.writeHead(200, { "content-type": "text/plain" });
+          res.write("part1-");
+          res.end("part2");
+        } else if (seen.url === "/empty") res.writeHead(204, { "x-kind": "none" }).end();
+        else if (seen.url === "/cookies") res.writeHead(200, [["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"], ["Content-Length", "2"]]).end("ok");
+        else res.writeHead(200, { "content-length": "5", "x-served": seen.url }).end("hello");
+      });
+    });
+    const { engine } = h1();
+    const t = table({ defaultUpstream: up.address, pools: {}, routes: {} });
+    const fast = await servers.proxy(engine, t);
+    const node = await servers.proxy(engine, t, undefined, { fastPath: false });
+    const cases: { path: string; method?: string; headers: Record<string, string> }[] = [
+      { path: "/plain?q=1", headers: { accept: "text/plain", "x-forwarded-for": "9.9.9.9", "x-real-ip": "9.9.9.9", "x-forwarded-proto": "https" } },
+      { path: "/chunked", headers: { "keep-alive": "timeout=1", te: "trailers" } },
+      { path: "/empty", method: "DELETE", headers: {} },
+      { path: "/head", method: "HEAD", headers: {} },
+      { path: "/cookies", headers: { cookie: "x=y" } },
+    ];
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    servers.defer(() => keepAlive.destroy());
+    for (const c of cases) {
+      const seenFrom = async (port: number) => {
+        const before = up.requests.length;
+        const reply = await send({ port, host: "a.test", path: c.path, method: c.method ?? "GET", headers: c.headers, agent: keepAlive });
+        const seen = up.requests[before];
+        const { date: _d, ...headers } = reply.headers;
+        return { reply: { ...reply, headers }, upstream: { method: seen?.method, url: seen?.url, headers: seen?.headers } };
+      };
+      const a = await seenFrom(fast.port);
+      const b = await seenFrom(node.port);
+      assert.deepEqual(a, b, `${c.method ?? "GET"} ${c.path}`);
+    }
+  });
+});
