@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { Agent } from "node:http";
-import { connect, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { drain } from "../src/drain.js";
 import { createH1Engine } from "../src/serve/engine-h1.js";
 import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
 import type { ForwardEngine } from "../src/serve/engine.js";
-import { Servers, send, table, waitFor, type Handler } from "./proxy-fixture.js";
+import { Servers, listen, send, table, waitFor, type Handler } from "./proxy-fixture.js";
 
 /**
  * The fast path in front of Node's HTTP server (serve/front/): which requests it answers itself,
@@ -199,5 +199,118 @@ describe("fast path", () => {
       const b = await seenFrom(node.port);
       assert.deepEqual(a, b, `${c.method ?? "GET"} ${c.path}`);
     }
+  });
+
+  test("keeps one exchange at a time when pipelined requests overflow its read-ahead while one is under way", async () => {
+    let release: (() => void) | undefined;
+    const { up, p } = await setup((req, res, seen) => {
+      req.resume();
+      const body = `GET ${seen.url} `;
+      const answer = () => res.writeHead(200, { "content-length": Buffer.byteLength(body) }).end(body);
+      if (seen.url === "/held") release = answer;
+      else answer();
+    });
+    let proxySide: Socket | undefined;
+    p.server.once("connection", (s: Socket) => (proxySide = s));
+    const c = wire(p.port);
+    const one = (u: string) => `GET ${u} HTTP/1.1\r\nHost: a.test\r\n\r\n`;
+    let flood = one("/held");
+    for (let i = 1; i <= 500; i++) flood += one(`/p${i}`);
+    c.socket.write(flood);
+    await waitFor(() => release !== undefined, { what: "held request at the upstream" });
+    // Over 16 KiB read ahead behind a busy exchange: the proxy stops reading...
+    c.socket.write(one("/late1"));
+    await waitFor(() => proxySide?.isPaused(), { what: "the proxy to stop reading" });
+    // ...so these wait in the socket, and arrive only as the held response completes.
+    c.socket.write(one("/late2") + one("/late3"));
+    release?.();
+    await waitFor(() => c.text().includes("GET /late3 "), { what: "last response", timeoutMs: 10_000 });
+    c.socket.destroy();
+    const order = [...c.text().matchAll(/GET (\S+) /g)].map((m) => m[1]);
+    assert.deepEqual(order, ["/held", ...Array.from({ length: 500 }, (_, i) => `/p${i + 1}`), "/late1", "/late2", "/late3"]);
+    assert.equal(up.connections, 1, "a second exchange at once would have opened a second upstream connection");
+    assert.equal(p.results.length, 504);
+  });
+
+  test("stops reading a pipelining client that does not read its responses: the proxy's buffer stays bounded", async () => {
+    const body = "x".repeat(4000);
+    const { p } = await setup((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-length": body.length }).end(body);
+    });
+    let proxySide: Socket | undefined;
+    p.server.once("connection", (s: Socket) => (proxySide = s));
+    const c = connect(p.port, "127.0.0.1");
+    c.on("error", () => undefined);
+    c.pause();
+    servers.defer(() => c.destroy());
+    // 5 000 requests (20 MB of responses), written as the client's own socket lets them go.
+    const batch = "GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n".repeat(100);
+    for (let i = 0; i < 50; i++) if (!c.write(batch)) await new Promise((r) => c.once("drain", r)).catch(() => undefined);
+    let last = -1;
+    await waitFor(
+      () => {
+        const n = p.results.length;
+        const same = n === last;
+        last = n;
+        return same && n > 0;
+      },
+      { what: "the proxy to stop answering", intervalMs: 200, timeoutMs: 10_000 },
+    );
+    assert.ok(p.results.length < 5000, `${p.results.length} of 5000 answered to a client that reads nothing`);
+    assert.ok((proxySide?.writableLength ?? 0) < 1024 * 1024, `proxy holds ${proxySide?.writableLength} bytes for the client`);
+  });
+
+  test("answers a HEAD whose upstream fails with a 502 head and no body, so the next response stays framed", async () => {
+    const up = await servers.track(
+      createNetServer((s) => {
+        s.on("error", () => undefined);
+        s.once("data", () => s.end("garbage\r\n\r\n"));
+      }),
+    );
+    const port = await listen(up);
+    const { engine } = h1();
+    const p = await servers.proxy(engine, table({ defaultUpstream: `127.0.0.1:${port}`, pools: {}, routes: {} }));
+    const c = wire(p.port);
+    c.socket.write("HEAD /1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    await waitFor(() => c.text().includes("\r\n\r\n"), { what: "502 head" });
+    c.socket.destroy();
+    assert.match(c.text(), /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*content-length: \d+\r\n/);
+    assert.ok(c.text().endsWith("\r\n\r\n"), `a body followed the head: ${JSON.stringify(c.text())}`);
+  });
+
+  test("passes a body whose Transfer-Encoding lines leave gzip final as bytes until close, as Node's path does", async () => {
+    const up = await servers.track(
+      createNetServer((s) => {
+        s.on("error", () => undefined);
+        s.on("data", () => s.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+      }),
+    );
+    const port = await listen(up);
+    const { engine } = h1();
+    const t = table({ defaultUpstream: `127.0.0.1:${port}`, pools: {}, routes: {} });
+    const replies: string[] = [];
+    for (const fastPath of [true, false]) {
+      const p = await servers.proxy(engine, t, undefined, { fastPath });
+      const c = wire(p.port);
+      c.socket.write("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+      await waitFor(() => c.closed(), { what: `connection closed (fast path ${fastPath})` });
+      replies.push(c.text().replace(/Date: [^\r]*\r\n/i, ""));
+    }
+    assert.equal(replies[0], "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nhello");
+    assert.equal(replies[0], replies[1]);
+  });
+
+  test("leaves CONNECT and methods outside the usual set to Node's server", async () => {
+    const { up, p, viaNode } = await setup();
+    for (const method of ["CONNECT", "FOO", "PROPFIND"]) {
+      const c = wire(p.port);
+      c.socket.write(`${method} /m HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+      await waitFor(() => c.closed() || c.text().includes("\r\n\r\n"), { what: `${method} answered or refused` });
+      c.socket.destroy();
+    }
+    // Node refuses CONNECT with a path and FOO outright; PROPFIND it accepts and forwards.
+    assert.deepEqual(up.requests.map((r) => r.method), ["PROPFIND"]);
+    assert.deepEqual(viaNode, ["/m"]);
   });
 });

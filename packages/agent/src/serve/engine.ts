@@ -102,15 +102,17 @@ const REASONS: Record<number, string> = {
  * unparsable requests and the fast path (serve/front/). With `close`, the connection is to be
  * closed after it.
  */
-export function rawErrorResponse(status: number, error: string, message: string, close: boolean): string {
+export function rawErrorResponse(status: number, error: string, message: string, opts: { close: boolean; headOnly?: boolean; extra?: string }): string {
   const body = JSON.stringify({ error, message });
   return (
     `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
     "content-type: application/json\r\n" +
     `content-length: ${Buffer.byteLength(body)}\r\n` +
     "cache-control: no-store\r\n" +
-    (close ? "connection: close\r\n\r\n" : "\r\n") +
-    body
+    (opts.extra ?? "") +
+    (opts.close ? "connection: close\r\n\r\n" : "\r\n") +
+    // A response to HEAD carries the length its body would have had, and no body.
+    (opts.headOnly ? "" : body)
   );
 }
 
@@ -120,7 +122,7 @@ export function sendSocketError(socket: Duplex, status: number, error: string, m
     socket.destroy();
     return;
   }
-  socket.end(rawErrorResponse(status, error, message, true), () => socket.destroy());
+  socket.end(rawErrorResponse(status, error, message, { close: true }), () => socket.destroy());
 }
 
 /** What the client is told when its upstream failed (502) or timed out (504). */

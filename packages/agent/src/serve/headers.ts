@@ -26,7 +26,8 @@ const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP].map((n) 
 const NEVER_NAMED_AWAY: ReadonlySet<string> = new Set(["host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"]);
 
 const ONLY_CHUNKED = /^\s*chunked\s*$/i;
-const FINAL_CHUNKED = /(?:^|,)\s*chunked\s*$/i;
+/** A transfer-coding list whose final coding is chunked. */
+export const FINAL_CHUNKED = /(?:^|,)\s*chunked\s*$/i;
 
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];

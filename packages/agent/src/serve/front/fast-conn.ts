@@ -3,7 +3,7 @@ import type { BlockList, Socket } from "node:net";
 import type { Logger } from "pino";
 import { normalizeHost } from "@switchyard/shared";
 import { rawErrorResponse, upstreamFailure, type ForwardTarget } from "../engine.js";
-import { forwardedFields, peerOf, responseHeaders } from "../headers.js";
+import { FINAL_CHUNKED, forwardedFields, peerOf, responseHeaders } from "../headers.js";
 import { CRLFCRLF, MAX_HEAD_BYTES, type ResponseHead } from "../h1/response-parser.js";
 import { IDLE_SOCKET_MS, type Conn, type Exchange, type UpstreamPool } from "../h1/upstream-pool.js";
 import type { RouteTable } from "../table.js";
@@ -59,6 +59,10 @@ function utcDate(): string {
 export class FastConn implements Exchange {
   private unread: Buffer | undefined;
   private busy = false;
+  /** Responses already written wait for the client to read them: no next request until 'drain'. */
+  private blocked = false;
+  /** When the client stopped reading with no exchange under way (0: it has not). */
+  private stalledAt = 0;
   private gone = false;
   private clientEnded = false;
   // The exchange under way (valid while busy).
@@ -107,14 +111,15 @@ export class FastConn implements Exchange {
 
   private readonly onData = (chunk: Buffer): void => {
     this.unread = this.unread === undefined ? chunk : Buffer.concat([this.unread, chunk]);
-    if (!this.busy) this.next();
-    // Bytes beyond one head's worth while a response is under way: stop reading until it is done.
+    if (!this.busy && !this.blocked) this.next();
+    // Bytes beyond one head's worth while a response is under way or unsent: stop reading until it is out.
     else if (this.unread.length > MAX_HEAD_BYTES) this.socket.pause();
   };
 
+  /** Starts the next request in `unread`, or hands the connection over; one exchange at a time. */
   private next(): void {
     const buf = this.unread;
-    if (buf === undefined || this.gone || this.clientEnded) return;
+    if (buf === undefined || this.busy || this.blocked || this.gone || this.clientEnded) return;
     const end = buf.indexOf(CRLFCRLF);
     const req = end >= 0 && end <= MAX_HEAD_BYTES ? readRequestHead(buf.toString("latin1", 0, end)) : undefined;
     const resolution = req === undefined ? undefined : this.deps.getTable()?.resolve(normalizeHost(req.host), req.path);
@@ -171,11 +176,29 @@ export class FastConn implements Exchange {
   }
 
   private readonly onTimeout = (): void => {
-    // Idle keep-alive connections close; a busy one is the upstream timer's business.
-    if (!this.busy) this.socket.destroy();
+    // A busy connection is the upstream timer's business.
+    if (this.busy) return;
+    // Idle keep-alive connections close. One whose client has not yet read the last response gets
+    // the send timeout to do so, as during a response, rather than losing its tail at 5 s.
+    if (this.socket.writableLength > 0) {
+      const now = performance.now();
+      if (this.stalledAt === 0) this.stalledAt = now;
+      if (now - this.stalledAt < this.deps.clientSendTimeoutMs) {
+        this.socket.setTimeout(this.deps.keepAliveTimeoutMs);
+        return;
+      }
+    }
+    this.socket.destroy();
   };
 
   private readonly onClientDrain = (): void => {
+    this.stalledAt = 0;
+    if (this.blocked) {
+      this.blocked = false;
+      if (this.socket.isPaused()) this.socket.resume();
+      this.next();
+      return;
+    }
     if (!this.downloadPaused) return;
     this.downloadPaused = false;
     const up = this.conn?.socket;
@@ -226,23 +249,25 @@ export class FastConn implements Exchange {
     this.upstreamKeepAlive = head.keepAlive;
     this.idleHintMs = head.idleHintMs;
     const fields = responseHeaders(head.rawHeaders, head.connection);
-    let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ""}\r\n`;
+    let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || "unknown"}\r\n`;
     let date = false;
-    let coding = false;
+    let coding: string | undefined;
     let closes = false;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i] as string;
-      text += `${name}: ${fields[i + 1] as string}\r\n`;
+      const value = fields[i + 1] as string;
+      text += `${name}: ${value}\r\n`;
       if (name.length === 4) date ||= name.toLowerCase() === "date";
-      else if (name.length === 17) coding ||= name.toLowerCase() === "transfer-encoding";
+      else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") coding = value;
       else if (name.length === 10) closes ||= name.toLowerCase() === "connection"; // only ever "close" here
     }
-    // A chunked body leaves chunked; one delimited by the upstream closing leaves chunked too, so the
-    // client connection survives it, unless it carries a coding that must stay as sent (then
-    // responseHeaders has already said Connection: close).
-    if (head.body === "chunked" || (head.body === "close" && !coding)) {
+    // A body leaves chunked when the client, joining the Transfer-Encoding lines kept, will read
+    // chunked as the final coding, or when none is kept and the body was chunked or ran until close
+    // (so the client connection survives it). Otherwise a Content-Length body leaves as it came, and
+    // any other as bytes until close (responseHeaders has already said Connection: close).
+    if (head.body !== "none" && (coding === undefined ? head.body !== "length" : FINAL_CHUNKED.test(coding))) {
       this.chunked = true;
-      if (!coding) text += "Transfer-Encoding: chunked\r\n";
+      if (coding === undefined) text += "Transfer-Encoding: chunked\r\n";
     }
     this.closeAfter = closes || req.close || this.clientEnded || this.deps.draining();
     if (!closes) text += this.closeAfter ? "Connection: close\r\n" : this.deps.keepAliveHeader;
@@ -307,7 +332,10 @@ export class FastConn implements Exchange {
     const conn = this.conn;
     // The keep-alive race every pooled client meets: the upstream closed a reused connection just as
     // the request went out, before a byte of the response. Safe to repeat once for these methods.
-    if (conn !== undefined && conn.reused && !timedOut && !conn.parser.started && !this.retried && IDEMPOTENT.has((this.req as FastRequest).method)) {
+    if (
+      conn !== undefined && conn.reused && !timedOut && !conn.parser.started && !this.retried && !this.gone &&
+      !(this.pool as UpstreamPool).destroyed && IDEMPOTENT.has((this.req as FastRequest).method)
+    ) {
       this.retried = true;
       this.deps.log?.debug({ upstream: this.target?.upstreamLabel, err: err.message }, "reused upstream connection was closed; retrying on a new one");
       this.send(true);
@@ -344,7 +372,8 @@ export class FastConn implements Exchange {
     }
     const f = upstreamFailure(status, label);
     this.closeAfter = (this.req as FastRequest).close || this.clientEnded || this.deps.draining();
-    this.socket.write(rawErrorResponse(status, f.error, f.message, this.closeAfter), "utf8");
+    const headOnly = (this.req as FastRequest).method === "HEAD";
+    this.socket.write(rawErrorResponse(status, f.error, f.message, { close: this.closeAfter, headOnly, extra: `date: ${utcDate()}\r\n${this.closeAfter ? "" : this.deps.keepAliveHeader}` }), "utf8");
     this.finish();
   }
 
@@ -354,6 +383,12 @@ export class FastConn implements Exchange {
     this.req = undefined;
     if (this.closeAfter || this.clientEnded || this.deps.draining()) {
       this.socket.end();
+      return;
+    }
+    // The client is not reading what it was sent: read no further request until it does (Node's
+    // server does the same), or a pipelining client could pile up responses in memory without bound.
+    if (this.socket.writableNeedDrain) {
+      this.blocked = true;
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();

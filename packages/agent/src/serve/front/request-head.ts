@@ -6,10 +6,11 @@ import { validName, validValue, isOws } from "../h1/syntax.js";
  * the bytes untouched. So it never has to refuse anything itself: its strictness decides only which
  * parser handles a request, never whether a malformed one gets through.
  *
- * Accepted: `METHOD SP /origin-form SP HTTP/1.1`, then `name: value` lines (RFC 9110 tchar names;
+ * Accepted: `METHOD SP /origin-form SP HTTP/1.1` for the usual methods, then `name: value` lines (RFC 9110 tchar names;
  * values of HTAB, SP, VCHAR, obs-text), exactly one Host, no body (no Content-Length but `0`, no
  * Transfer-Encoding), no Expect or Upgrade, a Connection that says only keep-alive or close, at most
- * one of each X-Forwarded-* field, at most MAX_FIELDS lines.
+ * one of each X-Forwarded-* field, at most MAX_FIELDS lines. Other repeated fields go upstream line
+ * by line as sent, as nginx forwards them (Node's path joins or drops some repeats).
  */
 
 export interface FastRequest {
@@ -29,7 +30,6 @@ export interface FastRequest {
 }
 
 const MAX_FIELDS = 100;
-const MAX_METHOD = 16;
 const HTTP11 = " HTTP/1.1";
 
 // Lengths of the names this reader acts on (host 4, expect 6, upgrade/trailer 7, x-real-ip 9,
@@ -39,14 +39,9 @@ const HTTP11 = " HTTP/1.1";
 const WATCHED_LENGTHS = new Uint8Array(18);
 for (const n of [2, 4, 6, 7, 9, 10, 14, 15, 16, 17]) WATCHED_LENGTHS[n] = 1;
 
-function validMethod(s: string, to: number): boolean {
-  if (to < 1 || to > MAX_METHOD) return false;
-  for (let i = 0; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 65 || c > 90) return false;
-  }
-  return true;
-}
+// The methods this path forwards. Others (CONNECT, WebDAV's, unknown tokens) go to Node's server,
+// which knows which of them it accepts and how each is framed.
+const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 
 /** Origin-form: starts with "/", visible ASCII only. */
 function validTarget(s: string, from: number, to: number): boolean {
@@ -75,7 +70,8 @@ export function readRequestHead(head: string): FastRequest | undefined {
   let eol = head.indexOf("\r\n");
   if (eol < 0) eol = len;
   const sp = head.indexOf(" ");
-  if (sp < 0 || sp > eol || !validMethod(head, sp)) return undefined;
+  const method = sp < 0 || sp > eol ? "" : head.slice(0, sp);
+  if (!METHODS.has(method)) return undefined;
   if (eol - sp < HTTP11.length + 2 || !head.startsWith(HTTP11, eol - HTTP11.length)) return undefined;
   const targetEnd = eol - HTTP11.length;
   if (!validTarget(head, sp + 1, targetEnd)) return undefined;
@@ -149,7 +145,7 @@ export function readRequestHead(head: string): FastRequest | undefined {
   }
   if (host === undefined) return undefined;
   return {
-    method: head.slice(0, sp),
+    method,
     url,
     path: q < 0 ? url : url.slice(0, q),
     host,
