@@ -1,3 +1,4 @@
+import type { ForwardedFields } from "../headers.js";
 import { validName, validValue, isOws } from "../h1/syntax.js";
 
 /**
@@ -155,4 +156,14 @@ export function readRequestHead(head: string): FastRequest | undefined {
     forwardedHost: xfh,
     close,
   };
+}
+
+/** The request as it goes upstream: its own lines, then the edge's forwarding fields. */
+export function upstreamRequestHead(req: FastRequest, f: ForwardedFields, keepalive: number): string {
+  return (
+    `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}` +
+    `x-forwarded-for: ${f.forwardedFor}\r\nx-real-ip: ${f.realIp}\r\nx-forwarded-proto: ${f.proto}\r\n` +
+    (f.host === undefined ? "" : `x-forwarded-host: ${f.host}\r\n`) +
+    (keepalive <= 0 ? "connection: close\r\n\r\n" : "\r\n")
+  );
 }

@@ -14,7 +14,8 @@ import { IDLE_SOCKET_MS, type Conn, type Exchange, type UpstreamPool } from "./u
 /** How the request body is framed upstream: none, Content-Length bytes as they come, or re-chunked. */
 export type Body = "none" | "fixed" | "chunked";
 
-const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Methods a request may be repeated with (RFC 9110 §9.2.2), for the one retry on a reused connection. */
+export const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 const FLIGHT = Symbol("h1 flight");
 const noop = () => undefined;
 
