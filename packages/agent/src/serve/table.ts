@@ -163,8 +163,12 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
   // Keyed by the suffix after "*." so a lookup walks the request host's label suffixes.
   const wildcards = new Map<string, CompiledRoute>();
 
-  for (const [host, route] of Object.entries(state.routes)) {
+  // for-in rather than Object.entries: entries of 10k routes is one 3–6 ms allocation of 10k pairs,
+  // longer than a whole slice; for-in walks the keys without materialising pairs.
+  const routes = state.routes;
+  for (const host in routes) {
     if (++n % YIELD_EVERY === 0) yield;
+    const route = routes[host] as State["routes"][string];
     const where = `route '${host}'`;
     let compiled: CompiledRoute;
     if (route.rules !== undefined) {
