@@ -57,6 +57,17 @@ describe("fast path", () => {
   const servers = new Servers();
   afterEach(() => servers.closeAll());
 
+  /** An upstream that answers every read with `answer` (raw bytes, for responses Node would not produce); its port. */
+  async function rawUpstream(answer: (s: Socket) => void): Promise<number> {
+    const up = servers.track(
+      createNetServer((s) => {
+        s.on("error", () => undefined);
+        s.on("data", () => answer(s));
+      }),
+    );
+    return listen(up);
+  }
+
   async function setup(handler: Handler = echo) {
     const up = await servers.upstream("a", handler);
     const { engine, viaNode } = h1();
@@ -262,13 +273,7 @@ describe("fast path", () => {
   });
 
   test("answers a HEAD whose upstream fails with a 502 head and no body, so the next response stays framed", async () => {
-    const up = await servers.track(
-      createNetServer((s) => {
-        s.on("error", () => undefined);
-        s.once("data", () => s.end("garbage\r\n\r\n"));
-      }),
-    );
-    const port = await listen(up);
+    const port = await rawUpstream((s) => s.end("garbage\r\n\r\n"));
     const { engine } = h1();
     const p = await servers.proxy(engine, table({ defaultUpstream: `127.0.0.1:${port}`, pools: {}, routes: {} }));
     const c = wire(p.port);
@@ -280,13 +285,7 @@ describe("fast path", () => {
   });
 
   test("passes a body whose Transfer-Encoding lines leave gzip final as bytes until close, as Node's path does", async () => {
-    const up = await servers.track(
-      createNetServer((s) => {
-        s.on("error", () => undefined);
-        s.on("data", () => s.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
-      }),
-    );
-    const port = await listen(up);
+    const port = await rawUpstream((s) => s.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
     const { engine } = h1();
     const t = table({ defaultUpstream: `127.0.0.1:${port}`, pools: {}, routes: {} });
     const replies: string[] = [];

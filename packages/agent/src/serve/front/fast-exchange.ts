@@ -17,7 +17,7 @@ import type { FastRequest } from "./request-head.js";
 /** What an exchange needs from its client connection. */
 export interface ClientSide {
   readonly socket: Socket;
-  /** The client has gone, or half-closed. */
+  /** The client's connection has closed. */
   readonly gone: boolean;
   /** The next response must close the connection (client asked, half-closed, or draining). */
   wantsClose(req: FastRequest): boolean;

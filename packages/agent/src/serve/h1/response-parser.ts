@@ -14,7 +14,7 @@
  * trusted for another request (`trailing`); nothing here decides about reuse beyond saying so.
  */
 
-import { CHUNK_SIZE, DIGITS, KEEP_ALIVE_TIMEOUT, digitAt, isOws, validName, validValue } from "./syntax.js";
+import { CHUNK_SIZE, CRLF, CRLFCRLF, DIGITS, KEEP_ALIVE_TIMEOUT, digitAt, isOws, validName, validValue } from "./syntax.js";
 
 export const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_LINE_BYTES = 4 * 1024; // a chunk-size line with its extensions, or one trailer line
@@ -47,9 +47,6 @@ export interface ResponseSink {
 export class ResponseParseError extends Error {}
 
 const enum S { Head, Fixed, ChunkSize, ChunkData, ChunkCr, ChunkLf, Trailers, UntilClose, Done }
-
-const CRLF = Buffer.from("\r\n", "latin1");
-export const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 
 function fail(message: string): never {
   throw new ResponseParseError(message);

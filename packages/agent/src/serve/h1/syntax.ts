@@ -37,3 +37,7 @@ export const DIGITS = /^[0-9]{1,15}$/;
 export const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 /** The `timeout=N` parameter of a Keep-Alive header, in seconds. */
 export const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*"?([0-9]{1,9})/i;
+
+export const CRLF = Buffer.from("\r\n", "latin1");
+/** The blank line that ends a head. */
+export const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
