@@ -53,9 +53,12 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
 
   // The one mutable reference of the serve flow: replaced whole, never mutated.
   let table: RouteTable | undefined;
-  // One cooperative budget for the whole reload (snapshot read, then compile): ~1 ms of work at a
+  // One cooperative budget for the whole reload (snapshot read, then compile): ~0.5 ms of work at a
   // time, so requests keep flowing on the old table; the new one is swapped in with one assignment.
-  const slicer = new Slicer(1);
+  // A scavenge of the objects a reload keeps (1-3 ms) can land on any slice, so slices stay short:
+  // 0.5 ms against 1 ms, 10k-route reloads under traffic, three interleaved A/B runs of 8 reloads:
+  // longest block median 3.2-4.5 ms vs 3.9-4.6, max 5.1-7.1 vs 7.6-10.1, reload time unchanged.
+  const slicer = new Slicer(0.5);
   const install = async (revision: number, state: State) => {
     const next = await compileTableCooperative(state, revision, slicer);
     table = next;
