@@ -30,7 +30,7 @@ export interface ClientHead {
   closeAfter: boolean;
 }
 
-/** `wantClose`: the client asked for it, half-closed, or the server is draining. */
+/** `wantClose`: the client asked for it, or the server is draining. */
 export function clientHead(head: ResponseHead, wantClose: boolean, keepAliveHeader: string): ClientHead {
   const fields = responseHeaders(head.rawHeaders, head.connection);
   let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || "unknown"}\r\n`;

@@ -77,8 +77,10 @@ export class FastConn implements ClientSide {
     this.socket.destroy();
   }
 
+  // No clientEnded here or in responded(): a half-close abandons the exchange under way (onEnd) and
+  // next() starts none after it, so no response is ever written to a client that has ended.
   wantsClose(req: FastRequest): boolean {
-    return req.close || this.clientEnded || this.deps.draining();
+    return req.close || this.deps.draining();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -116,7 +118,7 @@ export class FastConn implements ClientSide {
 
   /** The response is out: close, or read the next request. */
   responded(closeAfter: boolean): void {
-    if (closeAfter || this.clientEnded || this.deps.draining()) {
+    if (closeAfter || this.deps.draining()) {
       this.socket.end();
       return;
     }

@@ -19,7 +19,7 @@ export interface ClientSide {
   readonly socket: Socket;
   /** The client's connection has closed. */
   readonly gone: boolean;
-  /** The next response must close the connection (client asked, half-closed, or draining). */
+  /** The next response must close the connection (the client asked, or the server is draining). */
   wantsClose(req: FastRequest): boolean;
   /** The response is out (complete, or the edge's own 502/504): close or read the next request. */
   responded(closeAfter: boolean): void;
