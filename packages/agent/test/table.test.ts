@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { State } from "@switchyard/shared";
-import { DEFAULT_KEEPALIVE } from "../src/serve/engine.js";
+import { seeded } from "./proxy-fixture.js";
 import { SmoothWeightedRoundRobin, compileTable, type Resolution, type RouteTable } from "../src/serve/table.js";
 
 const compile = (s: unknown, random?: () => number) => compileTable(State.parse(s), 7, random ? { random } : {});
@@ -14,18 +14,6 @@ const label = (t: RouteTable, host: string, path = "/") => {
   const r = t.resolve(host, path);
   return r.kind === "target" ? r.upstream : r.kind;
 };
-
-/** Deterministic [0, 1) source (mulberry32), so distribution tests never flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("host routing", () => {
   const t = compile({
@@ -115,7 +103,8 @@ describe("upstream kinds", () => {
     const r = t.resolve("x", "/");
     assert.equal(r.kind, "target");
     const target = { kind: "tcp", host: "::1", port: 8080, key: "[::1]:8080" };
-    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: DEFAULT_KEEPALIVE, upstreamLabel: "[::1]:8080" } });
+    // No pool: no keepalive setting (the idle cap follows the load), and no name a client may be told.
+    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: undefined, upstreamLabel: "[::1]:8080", pool: undefined } });
     const u = t.resolve("u.test", "/") as Extract<Resolution, { kind: "target" }>;
     assert.deepEqual(u.target, { kind: "unix", path: "/run/app.sock", key: "unix:/run/app.sock" });
   });
@@ -128,6 +117,9 @@ describe("upstream kinds", () => {
     });
     assert.equal((t.resolve("k.test", "/") as { keepalive?: number }).keepalive, 4);
     assert.equal("keepalive" in t.resolve("d.test", "/"), false);
+    const forward = (host: string) => (t.resolve(host, "/") as Extract<Resolution, { kind: "target" }>).forward;
+    assert.deepEqual([forward("k.test").keepalive, forward("k.test").pool], [4, "k"]);
+    assert.deepEqual([forward("d.test").keepalive, forward("d.test").pool], [undefined, "d"]);
   });
 
   test("reports revision, counts and every address it can resolve to", () => {
