@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BlockList, type Socket } from "node:net";
 import { describe, test } from "node:test";
 import { parseCidrs, peerOf, plainAddress, responseHeaders } from "../src/serve/headers.js";
-import { PASSES, newPassRequest, runPasses, upstreamHead, type PassRequest } from "../src/serve/passes.js";
+import { newPassRequest, runPasses, upstreamHead, type PassRequest } from "../src/serve/passes.js";
 import { state } from "./proxy-fixture.js";
 import { compileTable } from "../src/serve/table.js";
 
@@ -117,8 +117,22 @@ describe("forwarding headers", () => {
 });
 
 describe("request passes", () => {
-  test("run in their declared order: the 400s first, then the table, then what goes upstream", () => {
-    assert.deepEqual(PASSES.map((p) => p.name), ["classify", "originForm", "oneHost", "singletons", "contentLength", "connectionClose", "resolve", "hopByHop", "underscores", "forwarded"]);
+  test("run in their declared order: the 400s before the table, connection closing before both answers", () => {
+    const noTable = (fields: string[]) => {
+      const r: PassRequest = newPassRequest(peerOf({ remoteAddress: "1.2.3.4" } as Socket, new BlockList()));
+      r.method = "GET";
+      r.url = "/";
+      r.fields = fields;
+      return { refusal: runPasses(r, { table: { current: undefined }, trusted: new BlockList(), underscores: "drop" }), r };
+    };
+    // Malformed and not routable: the 400 wins over the 503 a table read would give.
+    assert.equal(noTable(["Host", "a", "Host", "b"]).refusal?.status, 400);
+    assert.equal(noTable(["Host", "a", "Authorization", "x", "Authorization", "y"]).refusal?.status, 400);
+    // Routable but no table yet: the 503 still closes the connection the client asked to close.
+    const notReady = noTable(["Host", "a", "Connection", "close"]);
+    assert.equal(notReady.refusal?.status, 503);
+    assert.equal(notReady.r.close, true);
+    assert.equal(notReady.r.revision, -1);
   });
 
   test("refuse two Hosts, and no Host on HTTP/1.1, with 400", () => {

@@ -11,8 +11,8 @@ import type { ForwardTarget, TableSource } from "./table.js";
  * answer and the same head goes upstream, so a client cannot pick the more lenient door.
  *
  * A pass reads and rewrites one PassRequest; a pass that returns a Refusal ends the request with
- * that answer. Passes run synchronously, start to finish, for one request at a time: the field
- * kinds below live in one shared scratch array.
+ * that answer. runPasses, at the end, is the ordered list. Passes run synchronously, start to
+ * finish, for one request at a time: the field kinds below live in one shared scratch array.
  */
 
 export interface PassRequest {
@@ -51,8 +51,6 @@ export interface PassEnv {
   readonly underscores: "drop" | "pass";
 }
 
-export type Pass = (r: PassRequest, env: PassEnv) => Refusal | undefined;
-
 export function newPassRequest(peer: PeerInfo): PassRequest {
   return { method: "", url: "", http10: false, fields: [], peer, path: "", host: undefined, close: false, chunked: false, length: -1, target: undefined, revision: -1, forwarded: undefined };
 }
@@ -68,7 +66,7 @@ const KINDS = new Map<string, number>([
   ["expect", K.Expect], ["x-forwarded-for", K.Xff], ["x-forwarded-proto", K.Xfp], ["x-forwarded-host", K.Xfh], ["x-real-ip", K.XRealIp],
   ...SINGLETONS.map((n, i) => [n, K.Singleton + i] as [string, number]),
 ]);
-// Names of other lengths are never lowercased: this runs on every field of every request.
+// Only names of these lengths can name a kind: others are never lowercased.
 const WATCHED = new Uint8Array(32);
 for (const name of KINDS.keys()) WATCHED[name.length] = 1;
 const UNDERSCORE = 0x80;
@@ -85,20 +83,62 @@ const UNDERSCORE_BIT = 1 << 30;
 const bad = (message: string): Refusal => ({ status: 400, error: "bad_request", message });
 const NOT_READY: Refusal = Object.freeze({ status: 503, error: "not_ready", message: "no route table applied yet" });
 
+// Names as spelled, with their kind (UNDERSCORE included): a server's requests use a small set of
+// spellings, so most fields cost one lookup and no lowercasing. Bounded in count and name length.
+const NAME_CACHE_MAX = 2048;
+const spellings = new Map<string, number>();
+
+function kindOf(name: string): number {
+  const known = spellings.get(name);
+  if (known !== undefined) return known;
+  const len = name.length;
+  let kind = len < 32 && WATCHED[len] === 1 ? (KINDS.get(name.toLowerCase()) ?? K.Other) : K.Other;
+  if (name.indexOf("_") >= 0) kind |= UNDERSCORE;
+  if (len <= 64) {
+    if (spellings.size >= NAME_CACHE_MAX) spellings.clear();
+    spellings.set(name, kind);
+  }
+  return kind;
+}
+
+/** A Connection (or Proxy-Connection) value's tokens as the passes read them. */
+interface ConnectionValue {
+  readonly close: boolean;
+  readonly keepAlive: boolean;
+  /** The field names it lists (lowercased), minus those never named away. */
+  readonly named: readonly string[];
+}
+// Connection values repeat even more than names ("keep-alive", "close"): parsed once each. Bounded.
+const connectionValues = new Map<string, ConnectionValue>();
+
+function connectionValue(value: string): ConnectionValue {
+  const known = connectionValues.get(value);
+  if (known !== undefined) return known;
+  let close = false;
+  let keepAlive = false;
+  const named: string[] = [];
+  for (const token of value.split(",")) {
+    const t = token.trim().toLowerCase();
+    if (t === "close") close = true;
+    else if (t === "keep-alive") keepAlive = true;
+    if (t !== "" && !NEVER_NAMED_AWAY.has(t)) named.push(t);
+  }
+  const parsed: ConnectionValue = { close, keepAlive, named };
+  if (value.length <= 256) {
+    if (connectionValues.size >= NAME_CACHE_MAX) connectionValues.clear();
+    connectionValues.set(value, parsed);
+  }
+  return parsed;
+}
+
 /** Names the kind of every field the later passes act on. Never refuses. */
 function classify(r: PassRequest): Refusal | undefined {
   const f = r.fields;
   if (f.length / 2 > kinds.length) kinds = new Uint8Array(f.length);
   present = 0;
   for (let i = 0, k = 0; i + 1 < f.length; i += 2, k++) {
-    const name = f[i] as string;
-    const len = name.length;
-    let kind = len < 32 && WATCHED[len] === 1 ? (KINDS.get(name.toLowerCase()) ?? K.Other) : K.Other;
-    present |= bit(kind);
-    if (name.indexOf("_") >= 0) {
-      kind |= UNDERSCORE;
-      present |= UNDERSCORE_BIT;
-    }
+    const kind = kindOf(f[i] as string);
+    present |= bit(kind & 0x7f) | (kind & UNDERSCORE ? UNDERSCORE_BIT : 0);
     kinds[k] = kind;
   }
   return undefined;
@@ -168,11 +208,9 @@ function connectionClose(r: PassRequest): Refusal | undefined {
     for (let i = 0, k = 0; i + 1 < f.length; i += 2, k++) {
       const kind = kindAt(k);
       if (kind !== K.Connection && kind !== K.ProxyConnection) continue;
-      for (const token of (f[i + 1] as string).split(",")) {
-        const t = token.trim().toLowerCase();
-        if (t === "close") close = true;
-        else if (t === "keep-alive") keepAlive = true;
-      }
+      const v = connectionValue(f[i + 1] as string);
+      close ||= v.close;
+      keepAlive ||= v.keepAlive;
     }
   }
   r.close = close || (r.http10 && !keepAlive);
@@ -206,10 +244,7 @@ function hopByHop(r: PassRequest): Refusal | undefined {
   let named: string[] | undefined;
   for (let i = 0, k = 0; i + 1 < f.length; i += 2, k++) {
     if (kindAt(k) !== K.Connection) continue;
-    for (const token of (f[i + 1] as string).split(",")) {
-      const t = token.trim().toLowerCase();
-      if (t !== "" && !NEVER_NAMED_AWAY.has(t)) (named ??= []).push(t);
-    }
+    for (const t of connectionValue(f[i + 1] as string).named) if (t !== "close" && t !== "keep-alive") (named ??= []).push(t);
   }
   for (let i = 0, k = 0; i + 1 < f.length; i += 2, k++) {
     const kind = kindAt(k);
@@ -255,10 +290,12 @@ function forwarded(r: PassRequest): Refusal | undefined {
   return undefined;
 }
 
-/** The rules, in order. The 400s come first, then the table, then what goes upstream. */
-export const PASSES: readonly Pass[] = [classify, originForm, oneHost, singletons, contentLength, connectionClose, resolve, hopByHop, underscores, forwarded];
-
-/** Runs every pass; the first refusal ends the request (`r.close` and `r.revision` still say what they found). */
+/**
+ * The rules, in order: the 400s first, then connection closing (so a refusal still honours it),
+ * then the one table read, then what goes upstream. The first refusal ends the request; `r.close`
+ * and `r.revision` still say what the passes before it found. Written as one chain of direct calls,
+ * not a loop over an array: a call site that sees every pass would cost more than some passes do.
+ */
 export function runPasses(r: PassRequest, env: PassEnv): Refusal | undefined {
   // The fast path reuses one PassRequest per connection: nothing found for the last request may stay.
   r.path = "";
@@ -269,11 +306,18 @@ export function runPasses(r: PassRequest, env: PassEnv): Refusal | undefined {
   r.target = undefined;
   r.revision = -1;
   r.forwarded = undefined;
-  for (const pass of PASSES) {
-    const refusal = pass(r, env);
-    if (refusal !== undefined) return refusal;
-  }
-  return undefined;
+  return (
+    classify(r) ??
+    originForm(r) ??
+    oneHost(r) ??
+    singletons(r) ??
+    contentLength(r) ??
+    connectionClose(r) ??
+    resolve(r, env) ??
+    hopByHop(r) ??
+    underscores(r, env) ??
+    forwarded(r)
+  );
 }
 
 /** The request head as it goes upstream (latin1): its kept fields as sent, then the edge's own. */

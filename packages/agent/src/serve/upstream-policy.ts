@@ -34,7 +34,7 @@ export const CLIENT_SEND_TIMEOUT_MS = 60_000;
  * residual race. It is why no connection is reused after a response whose framing an upstream
  * commonly gets wrong (reusableAfter).
  */
-export const COOLING_TURNS: number = 2;
+export const COOLING_TURNS = 2;
 
 /** Methods a request may be repeated with (RFC 9110 §9.2.2): the one retry on a reused connection. */
 export const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);

@@ -50,10 +50,15 @@ function zeroLength(s: string, from: number, to: number): boolean {
   return true;
 }
 
-// Lengths of the names read here (content-length 14, transfer-encoding 17, expect 6, upgrade 7):
-// any other name is passed on without being lowercased.
-const WATCHED_LENGTHS = new Uint8Array(18);
-for (const n of [6, 7, 14, 17]) WATCHED_LENGTHS[n] = 1;
+/**
+ * Whether a name may be one this reader acts on (content-length, transfer-encoding, expect, upgrade),
+ * by length and first letter: any other name is passed on without being lowercased.
+ */
+function framing(name: string): boolean {
+  const len = name.length;
+  const c = name.charCodeAt(0) | 0x20;
+  return (len === 14 && c === 99) || (len === 17 && c === 116) || (len === 6 && c === 101) || (len === 7 && c === 117);
+}
 
 /**
  * `head` is the request head up to, not including, its blank line, decoded as latin1. Fills `into`
@@ -87,7 +92,7 @@ export function readRequestHead(head: string, into: RequestHead = { method: "", 
     while (ve > vs && isOws(head.charCodeAt(ve - 1))) ve--;
     if (!validValue(head, vs, ve)) return undefined;
     const name = head.slice(pos, colon);
-    if (WATCHED_LENGTHS[name.length] === 1) {
+    if (framing(name)) {
       switch (name.toLowerCase()) {
         case "content-length":
           if (zero || !zeroLength(head, colon + 1, next)) return undefined;

@@ -107,10 +107,6 @@ export class UpstreamPool implements ConnOwner {
     conn.keepalive = keepalive;
     conn.idleMs = idleMs;
     conn.releasedAt = turn;
-    if (COOLING_TURNS === 0) {
-      this.keep(conn, Date.now());
-      return;
-    }
     this.cooling.push(conn);
     coolingPools.add(this);
     ticker ??= setTimeout(tick, 1).unref();
