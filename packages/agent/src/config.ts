@@ -18,6 +18,8 @@ const RevisionHeader = z
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, "must be one header field name (RFC 9110 token, at most 64 characters)")
   .refine((name) => !RESERVED_FIELDS.has(name.toLowerCase()), "names a field the edge sets or strips itself; pick another name");
 
+const ENGINE_RETIRED = "h1 is the only engine (undici and http-proxy were retired; WebSocket upgrades still use http-proxy): set h1 or unset it";
+
 const Env = z
   .object({
     REDIS_URL: RedisUrlEnv,
@@ -47,9 +49,7 @@ const Env = z
      * upgrades go through http-proxy). The undici and http-proxy engines were retired; the variable
      * stays so that a setting naming them is refused by name rather than silently ignored.
      */
-    AGENT_ENGINE: z
-      .literal("h1", { error: "h1 is the only engine (undici and http-proxy were retired; WebSocket upgrades still use http-proxy): set h1 or unset it" })
-      .default("h1"),
+    AGENT_ENGINE: z.enum(["h1"], { error: ENGINE_RETIRED }).default("h1"),
     /**
      * Plain bodiless requests are read and answered straight on the client's socket (serve/front/),
      * everything else through Node's HTTP server. `off` sends every request through Node's server:
