@@ -16,7 +16,7 @@ export const IDLE_SOCKET_MS = 4000;
  */
 export const DEFAULT_KEEPALIVE = 32;
 
-/** How long a default pool remembers the most connections it had busy at once (idleCap). */
+/** How long a default pool remembers the most connections it had in use at once (idleCap). */
 export const PEAK_WINDOW_MS = IDLE_SOCKET_MS;
 
 /**
@@ -57,9 +57,10 @@ export function idleMsFor(hintMs: number | undefined): number {
 /**
  * Idle connections to keep for a target: its pool's `keepalive` when the operator set one (nginx's
  * meaning: a cap on idle connections, never on concurrency), else DEFAULT_KEEPALIVE or the most
- * connections the target had busy at once lately, whichever is more. A fixed default cap below the
- * load's concurrency closes the surplus after every burst and opens it again in the next: 600-1300
- * new connections per 10k requests at 50-500 concurrent clients before this rule, 0 after.
+ * connections the target had in use at once lately (busy or cooling), whichever is more. A fixed
+ * default cap below the load's concurrency closes the surplus after every burst and opens it again
+ * in the next: 500-1100 new connections per 10k requests at 50-500 concurrent clients with the old
+ * fixed cap of 32; about 0 at 50 and 20 at 500 with this one. The sweep enforces it (upstream-pool.ts).
  */
 export function idleCap(keepalive: number | undefined, recentPeak: number): number {
   return keepalive ?? Math.max(DEFAULT_KEEPALIVE, recentPeak);
