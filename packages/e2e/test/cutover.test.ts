@@ -78,6 +78,10 @@ describe("cutovers through 3 agents", () => {
     try {
       const id = await startCutover(fleet, { host: "canary.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "4s" } }, bake: "1s", preflight: false });
       c = await finished(fleet, id, 60_000);
+      // The last step routes on after the cutover ends: on a busy machine its bake alone may carry
+      // too few requests to measure a share, so the load runs on until it has enough.
+      const last = c.steps.at(-1)?.revision ?? NaN;
+      await waitFor(() => load.samples.filter((s) => s.revision >= last).length >= 400, { what: "traffic routed by the last step", timeoutMs: 60_000 });
     } finally {
       await load.stop();
     }
