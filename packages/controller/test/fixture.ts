@@ -27,6 +27,7 @@ export interface Fixture {
   repo: CutoverRepo;
   keys: Keys;
   reader: StoreReader;
+  writer: StoreWriter;
   redis: Redis;
   /** Everything a rejected request must leave untouched. */
   fingerprint(): Promise<unknown>;
@@ -42,7 +43,8 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   const acks = new AckWatcher(server.url, redis, keys, log);
   const repo = new CutoverRepo(redis, keys);
   const { queue, close: closeQueue } = createCutoverQueue({ url: server.url, keys, lockMs: 10_000 });
-  const app = createApp({ redis, keys, acks, repo, queue, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
+  const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };
@@ -52,7 +54,7 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
     await closeQueue();
     redis.disconnect();
   };
-  return { app, acks, queue, repo, keys, reader, redis, fingerprint, close };
+  return { app, acks, queue, repo, keys, reader, writer, redis, fingerprint, close };
 }
 
 /** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */

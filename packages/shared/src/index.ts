@@ -1,4 +1,5 @@
 export * from "./model/address.js";
+export * from "./model/dict.js";
 export * from "./model/host.js";
 export * from "./model/schema.js";
 export * from "./model/refs.js";

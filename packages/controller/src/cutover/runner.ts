@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { WriteRefused, type Keys, type Op, type StoreReader, type StoreWriter, type Upstream } from "@switchyard/shared";
+import { WriteRefused, dict, type Keys, type Op, type StoreReader, type StoreWriter, type Upstream } from "@switchyard/shared";
 import type { AckWatcher } from "../fleet/acks.js";
 import { FenceBroken, fencedWrite } from "./fence.js";
 import type { CutoverRepo } from "./repo.js";
@@ -36,7 +36,7 @@ const now = () => new Date().toISOString();
 /** The upstream a host gets at `weight` percent: the target itself at 100, else a split with where it came from. */
 function upstreamAt(rec: CutoverRecord, host: string, weight: number): Upstream {
   if (weight >= 100) return rec.to;
-  return { split: { [rec.from[host] as string]: 100 - weight, [rec.to as string]: weight } };
+  return { split: dict([[rec.from[host] as string, 100 - weight], [rec.to as string, weight]]) };
 }
 
 /**
