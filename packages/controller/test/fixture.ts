@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Express } from "express";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, type Keys } from "@switchyard/shared";
+import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
 import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
@@ -10,7 +10,7 @@ import type { Queue } from "bullmq";
 import { createCutoverQueue, type CutoverJob } from "../src/cutover/queue.js";
 import { CutoverRepo } from "../src/cutover/repo.js";
 import { AckWatcher } from "../src/fleet/acks.js";
-import { createRedis } from "../src/redis.js";
+import { ackSubscriberConnection, commandConnection, queueConnection } from "../src/redis.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
 export const READ = "read-secret-0123456789abcdef";
@@ -34,15 +34,18 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-/** An app on a fresh random prefix, wired exactly like main.ts wires it. */
+/** An app on a fresh random prefix, wired exactly like main.ts wires it (no cutover worker: tests run cutovers themselves). */
 export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixture {
   const log = pino({ level: "silent" });
-  const redis = createRedis({ url: server.url, commandTimeoutMs }, log);
+  const settings = { target: urlTarget(server.url), commandTimeoutMs };
+  const redis = commandConnection(settings, log);
+  const ackSub = ackSubscriberConnection(settings, log);
+  const queueConn = queueConnection(settings, log);
   const keys = buildKeys(randomPrefix());
   const reader = new StoreReader(redis, keys);
-  const acks = new AckWatcher(server.url, redis, keys, log);
+  const acks = new AckWatcher(ackSub, redis, keys, log);
   const repo = new CutoverRepo(redis, keys);
-  const { queue, close: closeQueue } = createCutoverQueue({ url: server.url, keys, lockMs: 10_000 });
+  const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
   const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
   const app = createApp({ redis, keys, acks, repo, queue, reader, writer, tokens: TOKENS, log });
   const fingerprint = async () => {
@@ -51,8 +54,8 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   };
   const close = async () => {
     acks.close();
-    await closeQueue();
-    redis.disconnect();
+    await queue.close().catch(() => undefined);
+    for (const c of [redis, ackSub, queueConn]) c.disconnect();
   };
   return { app, acks, queue, repo, keys, reader, writer, redis, fingerprint, close };
 }

@@ -13,3 +13,4 @@ export * from "./store/read.js";
 export * from "./apply.js";
 export * from "./slicer.js";
 export * from "./env.js";
+export * from "./redis-target.js";

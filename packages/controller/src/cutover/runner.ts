@@ -139,6 +139,17 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
 }
 
 /**
+ * For the worker's `exhausted` hook: the job will not run again (its retries are used up), so the
+ * record must not stay active holding its host locks. Routes are left as they are.
+ */
+export function giveUpCutover(repo: CutoverRepo): (id: string, err: Error) => Promise<void> {
+  return async (id, err) => {
+    const rec = await repo.get(id);
+    if (rec && !isTerminal(rec.state)) await repo.save({ ...rec, state: "failed", reason: `the cutover job gave up after repeated errors (${err.message}); routes were left as they are` });
+  };
+}
+
+/**
  * Watches the new upstream's error rate at the edges for `durationMs`; throws Revert to roll back.
  * Returns true when an operator promoted the cutover meanwhile.
  */
