@@ -7,6 +7,7 @@ export * from "./model/validate.js";
 export * from "./keys.js";
 export * from "./protocol.js";
 export * from "./store/errors.js";
+export * from "./store/redis-errors.js";
 export * from "./store/write.js";
 export * from "./store/proof.js";
 export * from "./store/read.js";
