@@ -35,8 +35,10 @@ const hasProtoKey = (input: unknown): boolean =>
   typeof input === "object" && input !== null && !Array.isArray(input) && Object.hasOwn(input, "__proto__");
 
 /**
- * `z.record(key, value)` for records keyed by user data. zod 4 silently drops a `__proto__` key
- * (it never reaches the key schema) and builds its output on a plain `{}`; this refuses the key
+ * `z.record(key, value)` for records keyed by user data. zod 4 (4.6) silently drops a `__proto__`
+ * key (it never reaches the key schema) and builds its output on a plain `{}`: a `constructor`
+ * key becomes an own property there, but a lookup of any name nobody set (`toString`,
+ * `constructor` in a record without it) finds Object.prototype's member. This refuses the key
  * with an issue at `<path>.__proto__` and outputs a null-prototype object.
  */
 export function dictOf<K extends z.ZodType<string, string>, V extends z.ZodType>(key: K, value: V) {
