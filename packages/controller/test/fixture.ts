@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { after, before, beforeEach } from "node:test";
 import type { Express } from "express";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
-import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
+import { randomPrefix, startRedis, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
 import type { Queue } from "bullmq";
@@ -69,4 +70,28 @@ export async function unchanged(fx: Fixture, fn: () => Promise<unknown>): Promis
 
 export function readyRedis(redis: Redis): Promise<void> {
   return redis.status === "ready" ? Promise.resolve() : new Promise((resolve) => redis.once("ready", () => resolve()));
+}
+
+/**
+ * The usual test file: one private redis-server for the file, a fresh fixture (own prefix) for
+ * every test, `seed` run before each. Returns getters for the current fixture and the server.
+ */
+export function fixturePerTest(seed?: (fx: Fixture) => Promise<void>): { fx: () => Fixture; server: () => RedisHandle } {
+  let server: RedisHandle | undefined;
+  let current: Fixture | undefined;
+  const all: Fixture[] = [];
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    for (const f of all) await f.close();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    current = makeFixture(server as RedisHandle);
+    all.push(current);
+    await readyRedis(current.redis);
+    await seed?.(current);
+  });
+  return { fx: () => current as Fixture, server: () => server as RedisHandle };
 }

@@ -1,29 +1,16 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import request from "supertest";
-import { startRedis, type RedisHandle } from "@switchyard/testkit";
-import { auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
+import { auth, fixturePerTest, unchanged, type Fixture } from "./fixture.js";
 
 /**
  * Bodies built to hurt the parser and the validators: deep nesting within the 64 KiB limit.
  * Every one gets a 400 naming the problem and changes nothing; none reaches a recursive walk.
  */
 
-let server: RedisHandle;
 let fx: Fixture;
-const fixtures: Fixture[] = [];
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  for (const f of fixtures) await f.close();
-  await server.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
+fixturePerTest(async (f) => {
+  fx = f;
   await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
 });
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { pino } from "pino";
 import request from "supertest";
-import { startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { waitFor } from "@switchyard/testkit";
 import { runCutover } from "../src/cutover/runner.js";
-import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
+import { READ, auth, fixturePerTest, unchanged, type Fixture } from "./fixture.js";
 
 /**
  * Hosts and pool names that are also names of Object.prototype members. `__proto__` is refused
@@ -12,21 +12,9 @@ import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./
  * ordinary DNS label or pool name and works end to end.
  */
 
-let server: RedisHandle;
 let fx: Fixture;
-const fixtures: Fixture[] = [];
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  for (const f of fixtures) await f.close();
-  await server.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
+fixturePerTest(async (f) => {
+  fx = f;
   await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
 });
 

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import request from "supertest";
-import { startRedis, type RedisHandle } from "@switchyard/testkit";
 import { acceptedParameters } from "../src/http/query.js";
-import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
+import { READ, auth, fixturePerTest, unchanged, type Fixture } from "./fixture.js";
 
 /**
  * Every endpoint declares the query parameters it takes; any other one is refused with 400
@@ -11,22 +10,10 @@ import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./
  * a real write because unknown parameters were ignored.
  */
 
-let server: RedisHandle;
 let fx: Fixture;
-const fixtures: Fixture[] = [];
 let cutoverId: string;
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  for (const f of fixtures) await f.close();
-  await server.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
+fixturePerTest(async (f) => {
+  fx = f;
   for (const p of ["blue", "green"]) await request(fx.app).put(`/v1/pools/${p}`).set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
   await request(fx.app).put("/v1/routes/a.com").set(auth()).send({ upstream: "blue" }).expect(200);
   const at = new Date(Date.now() + 3_600_000).toISOString();

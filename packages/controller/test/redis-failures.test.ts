@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
-import { READ, auth, makeFixture, readyRedis, type Fixture } from "./fixture.js";
+import { READ, auth, fixturePerTest, type Fixture } from "./fixture.js";
 
 /**
  * Every way Redis can fail a request maps to a clear status and message, never `500 internal`:
@@ -12,26 +12,21 @@ import { READ, auth, makeFixture, readyRedis, type Fixture } from "./fixture.js"
  * corrupt_state. Each test breaks a private redis-server on purpose and mends it afterwards.
  */
 
-let server: RedisHandle;
-let primary: RedisHandle;
-let admin: Redis;
 let fx: Fixture;
-const fixtures: Fixture[] = [];
-
+// A client that breaks and mends the fixture's server, and a second server to replicate from.
+let admin: Redis;
+let primary: RedisHandle;
+const { server } = fixturePerTest(async (f) => {
+  fx = f;
+  admin ??= new Redis(server().url);
+  await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
+});
 before(async () => {
-  [server, primary] = await Promise.all([startRedis(), startRedis()]);
-  admin = new Redis(server.url);
+  primary = await startRedis();
 });
 after(async () => {
-  for (const f of fixtures) await f.close();
-  admin.disconnect();
-  await Promise.all([server.stop(), primary.stop()]);
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
-  await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
+  admin?.disconnect(); // undefined when no test ran
+  await primary.stop();
 });
 
 const write = () => request(fx.app).put("/v1/routes/a.com").set(auth()).send({ upstream: "blue" });
@@ -78,8 +73,8 @@ test("missing ACL permissions answer 503 naming the cause, not 500", async () =>
 
 test("a Redis busy running a script answers 503 saying so, and recovers once it is killed", async () => {
   await admin.config("SET", "busy-reply-threshold", "20");
-  const hog = new Redis(server.url);
-  const killer = new Redis(server.url);
+  const hog = new Redis(server().url);
+  const killer = new Redis(server().url);
   // Loops until SCRIPT KILL; every other client gets BUSY after the threshold.
   const looping = hog.eval("while true do end", 0).catch((err: Error) => err);
   try {
