@@ -17,6 +17,28 @@ export interface AdminDeps {
   status(): AdminStatus;
 }
 
+/** One proxy process's own view (edge.ts); a cluster worker reports it to its primary. */
+export interface EdgeStatus {
+  revision: number;
+  appliedAt: number | null;
+  redis: "connected" | "disconnected";
+  lastError: string | null;
+  ready: boolean;
+  routes: number;
+  pools: number;
+}
+
+/** The admin view of a single-process agent: its one edge, ready once it has a table. */
+export function edgeAdmin(id: string, edge: { status(): EdgeStatus }): AdminDeps {
+  return {
+    ready: () => edge.status().ready,
+    status: () => {
+      const { revision, appliedAt, redis, lastError, routes, pools } = edge.status();
+      return { id, revision, appliedAt: appliedAt === null ? null : new Date(appliedAt).toISOString(), redis, lastError, routes, pools };
+    },
+  };
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
 }

@@ -1,10 +1,9 @@
 import cluster, { type Worker } from "node:cluster";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { buildKeys } from "@switchyard/shared";
+import type { AdminStatus, EdgeStatus } from "./admin.js";
 import type { AgentConfig } from "./config.js";
-import { VERSION, type EdgeStatus } from "./edge.js";
-import { Proof } from "./sync/proof.js";
+import type { Proof } from "./sync/proof.js";
 import { missingNodeFlags } from "./node-flags.js";
 
 /** What a worker tells its primary, on every apply and every second. */
@@ -22,30 +21,26 @@ const RESPAWN_MS = 1000;
  * workers (each with its own subscription and table), respawns one that dies, and proves for the
  * agent as a whole: its ack and heartbeat carry the LOWEST revision every live worker has applied,
  * so "applied" means applied by every process that can take a request.
+ *
+ * `proof` writes through `redis` (redis.ts proofConnection); both are the primary's from here on.
  */
-export function startPrimary(config: AgentConfig, log: Logger) {
-  const keys = buildKeys(config.prefix);
+export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, log: Logger) {
   const reports = new Map<number, WorkerReport>();
-  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, keepAlive: 1000 });
-  redis.on("error", () => undefined);
-  const proof = new Proof(
-    redis,
-    keys,
-    {
-      id: config.id, version: VERSION, address: `${config.host}:${config.port}`, intervalMs: config.heartbeatMs, ttlMs: config.heartbeatTtlMs,
-      workers: () => [...reports.values()].map((r) => ({ pid: r.pid, revision: r.revision })),
-    },
-    log,
-  );
   let stopping = false;
   let proven = -1;
+  // The proof record lists each live worker's revision.
+  const reported = () => {
+    const all = [...reports.values()];
+    proof.setWorkers(all.map((r) => ({ pid: r.pid, revision: r.revision })));
+    return all;
+  };
 
   const fork = (index: number) => {
     const worker = cluster.fork({ SWITCHYARD_WORKER_INDEX: String(index) });
     worker.on("message", (m: unknown) => {
       if (!isWorkerReport(m)) return;
       reports.set(m.pid, m);
-      const all = [...reports.values()];
+      const all = reported();
       // Until every worker has a table, the agent as a whole has applied nothing new.
       if (all.length < config.workers || !all.every((r) => r.ready)) return;
       const min = Math.min(...all.map((r) => r.revision));
@@ -56,6 +51,7 @@ export function startPrimary(config: AgentConfig, log: Logger) {
     });
     worker.on("exit", (code, signal) => {
       if (worker.process.pid !== undefined) reports.delete(worker.process.pid);
+      reported();
       if (stopping) return;
       log.error({ index, code, signal }, "worker died; respawning");
       setTimeout(() => !stopping && fork(index), RESPAWN_MS).unref();
@@ -70,7 +66,7 @@ export function startPrimary(config: AgentConfig, log: Logger) {
 
   return {
     ready: () => reports.size === config.workers && [...reports.values()].every((r) => r.ready),
-    status: () => {
+    status: (): AdminStatus => {
       const all = [...reports.values()].sort((a, b) => a.pid - b.pid);
       const min = all.length ? Math.min(...all.map((r) => r.revision)) : 0;
       const appliedAt = proven >= 0 ? proof.record().appliedAt : null;
@@ -78,7 +74,7 @@ export function startPrimary(config: AgentConfig, log: Logger) {
         id: config.id,
         revision: all.length === config.workers ? min : 0,
         appliedAt: appliedAt === null ? null : new Date(appliedAt).toISOString(),
-        redis: all.length > 0 && all.every((r) => r.redis === "connected") ? ("connected" as const) : ("disconnected" as const),
+        redis: all.length > 0 && all.every((r) => r.redis === "connected") ? "connected" : "disconnected",
         lastError: all.find((r) => r.lastError !== null)?.lastError ?? (all.length < config.workers ? `${config.workers - all.length} worker(s) not reporting` : null),
         routes: all[0]?.routes ?? 0,
         pools: all[0]?.pools ?? 0,

@@ -1,6 +1,6 @@
 import { pathToFileURL } from "node:url";
-import { Slicer, buildKeys, type State } from "@switchyard/shared";
-import { AGENT_NODE_FLAGS, SyncRunner } from "@switchyard/agent";
+import { Slicer, StoreReader, buildKeys, type State } from "@switchyard/shared";
+import { AGENT_NODE_FLAGS, RedisLink, SyncEngine, commandConnection, subscriberConnection } from "@switchyard/agent";
 import { freePort, randomPrefix } from "@switchyard/testkit";
 import { compileTable, compileTableCooperative, type RouteTable } from "../../agent/src/serve/table.js";
 import { WRK, saturate } from "./load.js";
@@ -61,21 +61,24 @@ function lookupNs(table: RouteTable, hosts: readonly string[]): number {
   return ns;
 }
 
-/** SyncRunner (the agent's push flow) from start() to the first installed table, in this process. */
+/** The agent's push flow (link -> sync -> compile) from start to the first installed table, in this process. */
 async function loadOnce(redisUrl: string, prefix: string): Promise<number> {
   let installed: () => void = () => undefined;
   const done = new Promise<void>((r) => (installed = r));
   const t0 = performance.now();
-  const runner = new SyncRunner(
-    buildKeys(prefix),
-    { link: { url: redisUrl, pingIntervalMs: 1000, pingTimeoutMs: 1000, commandTimeoutMs: 2000 }, retryMs: 2000, onApplied: () => installed() },
-    async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
-    quiet,
-  );
-  await runner.start();
+  const keys = buildKeys(prefix);
+  const command = commandConnection({ url: redisUrl }, quiet);
+  const link = new RedisLink({ command, subscriber: subscriberConnection({ url: redisUrl }, quiet), channel: keys.changes, pingIntervalMs: 1000, pingTimeoutMs: 1000 }, quiet);
+  const sync = new SyncEngine({
+    link, reader: new StoreReader(command, keys), log: quiet, retryMs: 2000, onApplied: () => installed(),
+    install: async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
+  });
+  sync.start();
+  await link.start();
   await Promise.race([done, sleep(10_000).then(() => Promise.reject(new Error("snapshot load took over 10 s")))]);
   const ms = performance.now() - t0;
-  await runner.stop();
+  sync.stop();
+  await link.close();
   return ms;
 }
 
