@@ -1,13 +1,14 @@
 import { pathToFileURL } from "node:url";
-import { Slicer, StoreReader, buildKeys, type State } from "@switchyard/shared";
-import { AGENT_NODE_FLAGS, RedisLink, SyncEngine, commandConnection, subscriberConnection } from "@switchyard/agent";
+import { buildKeys } from "@switchyard/shared";
+import { AGENT_NODE_FLAGS } from "@switchyard/agent";
 import { freePort, randomPrefix } from "@switchyard/testkit";
-import { compileTable, compileTableCooperative, type RouteTable } from "../../agent/src/serve/table.js";
+import { compileTable, type RouteTable } from "../../agent/src/serve/table.js";
 import { WRK, saturate } from "./load.js";
 import { QUICK, ROUNDS, cpuMicros, processTree, ratioOf, rssMB, sleep, summarize, type Summary } from "./measure.js";
 import { startAgent, startServer, stopAll, type AgentProc, type Server } from "./procs.js";
+import { pushAgent } from "./push-agent.js";
 import { resyncUnderLoad, type ResyncRow } from "./resync.js";
-import { bigState, connect, hostName, quiet, writeState } from "./state.js";
+import { bigState, connect, hostName, writeState } from "./state.js";
 
 /**
  * Section 2: routing with 10 000 hosts and 1 000 pools against 1 host. Lookup cost in-process
@@ -66,19 +67,11 @@ async function loadOnce(redisUrl: string, prefix: string): Promise<number> {
   let installed: () => void = () => undefined;
   const done = new Promise<void>((r) => (installed = r));
   const t0 = performance.now();
-  const keys = buildKeys(prefix);
-  const command = commandConnection({ url: redisUrl }, quiet);
-  const link = new RedisLink({ command, subscriber: subscriberConnection({ url: redisUrl }, quiet), channel: keys.changes, pingIntervalMs: 1000, pingTimeoutMs: 1000 }, quiet);
-  const sync = new SyncEngine({
-    link, reader: new StoreReader(command, keys), log: quiet, retryMs: 2000, onApplied: () => installed(),
-    install: async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
-  });
-  sync.start();
-  await link.start();
+  const agent = pushAgent(redisUrl, buildKeys(prefix), { onApplied: () => installed() });
+  await agent.start();
   await Promise.race([done, sleep(10_000).then(() => Promise.reject(new Error("snapshot load took over 10 s")))]);
   const ms = performance.now() - t0;
-  sync.stop();
-  await link.close();
+  await agent.stop();
   return ms;
 }
 
