@@ -24,7 +24,8 @@ export interface EdgeOptions {
   proof: boolean;
   /** Answer preflight probes (exactly one process per agent does). */
   probes: boolean;
-  onApplied?: (revision: number, appliedAt: number) => void;
+  /** Called when what status() reports may have changed: after an apply, or a refused revision. */
+  onChange?: () => void;
 }
 
 export function createEngine(config: AgentConfig, log: Logger): ForwardEngine | H1Engine {
@@ -61,7 +62,11 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
     link, reader: new StoreReader(redis.read, keys), install: holder.install, slicer, log, retryMs: 2000,
     onApplied: (revision, appliedAt) => {
       proof?.applied(revision, appliedAt);
-      opts.onApplied?.(revision, appliedAt);
+      opts.onChange?.();
+    },
+    onRejection: (rejected) => {
+      proof?.setRejected(rejected);
+      opts.onChange?.();
     },
   });
   const probes = opts.probes ? new ProbeResponder({ redis: redis.command, keys, agentId: config.id, log }) : undefined;
@@ -88,9 +93,9 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
     proxy,
     holder,
     status(): EdgeStatus {
-      const s = sync.status();
       const table = holder.current;
-      return { revision: s.revision, appliedAt: s.appliedAt, redis: s.redis, lastError: s.lastError, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0 };
+      const { revision, appliedAt, redis, lastError, rejected } = sync.status();
+      return { revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0 };
     },
     /** Drain in-flight requests (bounded), flush counters, deregister, close upstream pools. */
     async stop(): Promise<void> {

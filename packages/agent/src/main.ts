@@ -30,7 +30,7 @@ const log = pino({ name: "switchyard-agent", level: config.logLevel, base: { id:
 if (multi && cluster.isWorker) {
   // A worker serves and syncs on its own; its primary proves for it from these reports.
   const report = () => process.send?.({ type: "edge-status", pid: process.pid, ...edge.status() } satisfies WorkerReport);
-  const edge = await startEdge(config, trusted as BlockList, log, { proof: false, probes: workerIndex === 1, onApplied: () => report() });
+  const edge = await startEdge(config, trusted as BlockList, log, { proof: false, probes: workerIndex === 1, onChange: () => report() });
   setInterval(report, 1000).unref();
   report();
   stopOnSignals(edge.stop, config.drainTimeoutMs + 5000, log);

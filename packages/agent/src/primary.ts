@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { AdminStatus, EdgeStatus } from "./admin.js";
 import type { AgentConfig } from "./config.js";
 import type { Proof } from "./sync/proof.js";
+import type { Rejection } from "./sync/sync.js";
 import { missingNodeFlags } from "./node-flags.js";
 
 /** What a worker tells its primary, on every apply and every second. */
@@ -15,6 +16,10 @@ export interface WorkerReport extends EdgeStatus {
 export const isWorkerReport = (m: unknown): m is WorkerReport => typeof m === "object" && m !== null && (m as { type?: unknown }).type === "edge-status";
 
 const RESPAWN_MS = 1000;
+
+/** The agent's nack: the newest revision any worker refused. */
+const newestRejection = (all: WorkerReport[]): Rejection | null =>
+  all.reduce<Rejection | null>((newest, r) => (r.rejected && (!newest || r.rejected.revision > newest.revision) ? r.rejected : newest), null);
 
 /**
  * The primary of a multi-process agent (AGENT_WORKERS > 1). It serves no traffic: it forks the
@@ -28,10 +33,11 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
   const reports = new Map<number, WorkerReport>();
   let stopping = false;
   let proven = -1;
-  // The proof record lists each live worker's revision.
+  // The proof record lists each live worker's revision, and the newest revision any of them refused.
   const reported = () => {
     const all = [...reports.values()];
     proof.setWorkers(all.map((r) => ({ pid: r.pid, revision: r.revision })));
+    proof.setRejected(newestRejection(all));
     return all;
   };
 
@@ -70,6 +76,7 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
       const all = [...reports.values()].sort((a, b) => a.pid - b.pid);
       const min = all.length ? Math.min(...all.map((r) => r.revision)) : 0;
       const appliedAt = proven >= 0 ? proof.record().appliedAt : null;
+      const rejected = newestRejection(all);
       return {
         id: config.id,
         revision: all.length === config.workers ? min : 0,
@@ -78,6 +85,7 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
         lastError: all.find((r) => r.lastError !== null)?.lastError ?? (all.length < config.workers ? `${config.workers - all.length} worker(s) not reporting` : null),
         routes: all[0]?.routes ?? 0,
         pools: all[0]?.pools ?? 0,
+        ...(rejected ? { rejected } : {}),
         workers: all.map((r) => ({ pid: r.pid, revision: r.revision, redis: r.redis, lastError: r.lastError, ready: r.ready })),
       };
     },

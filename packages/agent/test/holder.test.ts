@@ -21,7 +21,7 @@ function retainer() {
 test("install compiles aside and swaps: a reader keeps the table it took, and the engine keeps only the new table's targets", async () => {
   const engine = retainer();
   const holder = new TableHolder(engine, new Slicer(0.5), silent);
-  assert.equal(holder.current, undefined);
+  assert.equal(holder.current?.revision, undefined, "no table before the first install");
 
   await holder.install(1, state({ blue: "127.0.0.1:1001" }, { "a.test": "blue" }));
   const first = holder.current;

@@ -65,6 +65,7 @@ export function makeSync(server: RedisHandle, writerRedis: Redis, o: SyncFixture
       installs.push({ revision, state, at: Date.now() });
     },
     onApplied: (revision, appliedAt) => proof.applied(revision, appliedAt),
+    onRejection: (rejected) => proof.setRejected(rejected),
   });
   const probes = o.probes ? new ProbeResponder({ redis: command, keys, agentId: id, log }) : undefined;
   if (probes) link.on("probe", (raw: string) => probes.handle(raw));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
-import { MIN_LOG_CAP, PROTOCOL_VERSION, StoreReader } from "@switchyard/shared";
+import { AgentRecord, MIN_LOG_CAP, PROTOCOL_VERSION, StoreReader } from "@switchyard/shared";
 import { randomPrefix, startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 import { pino } from "pino";
 import { SyncEngine } from "../src/sync/sync.js";
@@ -103,6 +103,39 @@ describe("push sync", () => {
     await f.writer.write([putRoute("reject.example", "blue")], { actor: "t" });
     await waitFor(() => f.sync.status().lastError, { what: "an error" });
     assert.equal(f.current()?.revision, 1);
+  });
+
+  test("nacks a revision it refuses in its record (rejected: revision and reason), and drops the nack once a later revision applies", async () => {
+    const f = await started("agent-n");
+    const record = async () => AgentRecord.parse(JSON.parse((await redis.get(f.keys.agent("agent-n"))) ?? "null"));
+    await f.writer.write([putPool("blue")], { actor: "t" });
+    await at(f, 1);
+    await f.writer.write([putRoute("reject.example", "blue")], { actor: "t" });
+    await waitFor(async () => (await record()).rejected?.revision === 2, { what: "nack of revision 2 in the record" });
+    assert.match((await record()).rejected?.reason ?? "", /^snapshot at revision 2 rejected: compile refused this state/);
+    assert.deepEqual(f.sync.status().rejected, (await record()).rejected);
+    assert.equal((await record()).revision, 1);
+
+    await f.writer.write([{ op: "route.del", host: "reject.example" }], { actor: "t" });
+    await at(f, 3);
+    await waitFor(async () => (await record()).revision === 3, { what: "revision 3 in the record" });
+    assert.equal((await record()).rejected, undefined);
+    assert.equal(f.sync.status().rejected, null);
+  });
+
+  test("nacks a change message that does not apply to the store's state (a route naming no pool)", async () => {
+    const f = await started();
+    await f.writer.write([putPool("blue")], { actor: "t" });
+    await at(f, 1);
+    const forged = { v: 1, rev: 2, at: Date.now(), actor: "x", ops: [{ op: "route.put", host: "a.com", route: { upstream: "ghost" } }] };
+    await redis.publish(f.keys.changes, JSON.stringify(forged));
+    await waitFor(() => f.sync.status().rejected?.revision === 2, { what: "nack of revision 2" });
+    assert.match(f.sync.status().rejected?.reason ?? "", /^revision 2 rejected: .*unknown pool 'ghost'/);
+    assert.equal(f.current()?.revision, 1);
+    // The real revision 2 applies and clears it.
+    await f.writer.write([putRoute("a.com", "blue")], { actor: "t" });
+    await at(f, 2);
+    assert.equal(f.sync.status().rejected, null);
   });
 });
 

@@ -19,6 +19,7 @@ export function pushAgent(url: string, keys: Keys, opts: { id?: string; onApplie
       proof?.applied(revision, appliedAt);
       opts.onApplied?.();
     },
+    onRejection: (rejected) => proof?.setRejected(rejected),
   });
   return {
     async start() {

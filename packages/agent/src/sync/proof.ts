@@ -4,6 +4,7 @@ import { PROTOCOL_VERSION, ProofWriter, type AgentRecord, type Keys } from "@swi
 import type { AgentConfig } from "../config.js";
 import { VERSION } from "../version.js";
 import { everyFromRandomPhase } from "./phased.js";
+import type { Rejection } from "./sync.js";
 
 export interface ProofOptions {
   id: string;
@@ -34,6 +35,7 @@ export class Proof {
   private beat: { stop(): void } | undefined;
   private stopped = false;
   private workers: WorkerRevision[] | undefined;
+  private rejected: Rejection | null = null;
   private readonly writer: ProofWriter;
 
   constructor(
@@ -61,10 +63,22 @@ export class Proof {
     this.workers = workers;
   }
 
+  /**
+   * The nack the record carries: a refused revision, or null once cleared. A new refusal is
+   * written at once (a heartbeat, not an ack); a clearing rides on the apply that follows it.
+   */
+  setRejected(rejected: Rejection | null): void {
+    const same = rejected?.revision === this.rejected?.revision && rejected?.reason === this.rejected?.reason;
+    this.rejected = rejected;
+    if (rejected !== null && !same) void this.send(false);
+  }
+
   record(): AgentRecord & { seenAt: number } {
     const { id, version, address } = this.opts;
-    const rec = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
-    return this.workers ? { ...rec, workers: this.workers } : rec;
+    const rec: AgentRecord & { seenAt: number } = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
+    if (this.workers) rec.workers = this.workers;
+    if (this.rejected) rec.rejected = this.rejected;
+    return rec;
   }
 
   private async send(ack: boolean): Promise<void> {

@@ -24,10 +24,18 @@ export interface SyncDeps {
   install(revision: number, state: State): void | Promise<void>;
   /** Called after every install, in revision order (proof of apply, a worker's report). */
   onApplied(revision: number, appliedAt: number): void;
+  /** Called when the nack changes: a revision this agent refused, or null once it is cleared. */
+  onRejection?(rejection: Rejection | null): void;
   /** The cooperative budget snapshot reads share with `install` (see CooperativeOptions.slicer). */
   slicer?: Slicer;
   /** While the last sync attempt failed and the link is up, retry this often (recovery, not polling). */
   retryMs: number;
+}
+
+/** A revision this agent refused (did not validate or compile) and why: a nack. */
+export interface Rejection {
+  revision: number;
+  reason: string;
 }
 
 export interface SyncStatus {
@@ -37,9 +45,12 @@ export interface SyncStatus {
   redis: "connected" | "disconnected";
   /** Why Redis cannot be reached, else why the last sync attempt failed; null when all is well. */
   lastError: string | null;
+  /** The newest revision refused and not applied since (or left behind by a Redis that went backwards). */
+  rejected: Rejection | null;
 }
 
 const MAX_BUFFERED = 10_000;
+const MAX_REASON = 500;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -69,6 +80,7 @@ export class SyncEngine {
   /** Redis went backwards (restart, failover): adopt the next snapshot that routes anything. */
   private diverged = false;
   private retry: NodeJS.Timeout | undefined;
+  private rejected: Rejection | null = null;
 
   constructor(private readonly deps: SyncDeps) {}
 
@@ -98,6 +110,7 @@ export class SyncEngine {
       initialized: this.initialized,
       redis: link.connected ? "connected" : "disconnected",
       lastError: link.problem ?? this.lastError,
+      rejected: this.rejected,
     };
   }
 
@@ -179,8 +192,11 @@ export class SyncEngine {
       await this.install(last.rev, next);
     } catch (err) {
       const revs = run.length === 1 ? `revision ${last.rev}` : `revisions ${run[0]?.rev}-${last.rev}`;
-      this.fail(`${revs} rejected: ${message(err)}`);
+      const reason = `${revs} rejected: ${message(err)}`;
+      this.fail(reason);
       await this.loadSnapshot();
+      // Not even the store's own state got us there: refuse the revision out loud.
+      if (this.revision < last.rev) this.reject(last.rev, reason);
     }
   }
 
@@ -221,18 +237,35 @@ export class SyncEngine {
     try {
       await this.install(snap.revision, snap.state);
     } catch (err) {
-      this.fail(`snapshot at revision ${snap.revision} rejected: ${message(err)}`);
+      const reason = `snapshot at revision ${snap.revision} rejected: ${message(err)}`;
+      this.fail(reason);
+      this.reject(snap.revision, reason);
     }
   }
 
   private async install(revision: number, state: State): Promise<void> {
     await this.deps.install(revision, state);
+    // A nack holds until that revision (or a later one) is applied, or Redis starts another history.
+    if (this.rejected && (revision >= this.rejected.revision || revision < this.revision)) {
+      this.rejected = null;
+      this.deps.onRejection?.(null);
+    }
     this.revision = revision;
     this.state = state;
     this.appliedAt = Date.now();
     this.initialized = true;
     this.lastError = null;
     this.deps.onApplied(revision, this.appliedAt);
+  }
+
+  /**
+   * Keeps the newest refused revision: an older refusal says nothing a newer one does not, and the
+   * first reason given for a revision stands (the snapshot's, when a run and then the snapshot fail).
+   */
+  private reject(revision: number, reason: string): void {
+    if (this.rejected && this.rejected.revision >= revision) return;
+    this.rejected = { revision, reason: reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason };
+    this.deps.onRejection?.(this.rejected);
   }
 
   private fail(error: string): void {
