@@ -54,12 +54,12 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const holder = new TableHolder(engine, slicer, log);
 
   // The push flow. Proofs and probe reports write on the command connection, sync reads on `read`.
-  const redis = edgeConnections(redisTarget(config), log);
+  const conns = edgeConnections(redisTarget(config), log);
   const channels: Record<string, string> = opts.probes ? { probe: keys.probes } : {};
-  const link = new RedisLink({ command: redis.read, subscriber: redis.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
-  const proof = opts.proof ? new Proof(redis.command, keys, proofOptions(config), log) : undefined;
+  const link = new RedisLink({ command: conns.read, subscriber: conns.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
+  const proof = opts.proof ? new Proof(conns.command, keys, proofOptions(config), log) : undefined;
   const sync = new SyncEngine({
-    link, reader: new StoreReader(redis.read, keys), install: holder.install, slicer, log, retryMs: 2000,
+    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 2000,
     onApplied: (revision, appliedAt) => {
       proof?.applied(revision, appliedAt);
       opts.onChange?.();
@@ -69,11 +69,11 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       opts.onChange?.();
     },
   });
-  const probes = opts.probes ? new ProbeResponder({ redis: redis.command, keys, agentId: config.id, log }) : undefined;
+  const probes = opts.probes ? new ProbeResponder({ redis: conns.command, keys, agentId: config.id, log }) : undefined;
   if (probes) link.on("probe", (raw: string) => probes.handle(raw));
 
   // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
-  const counters = new TrafficCounters({ redis: redis.stats, keys, flushMs: 1000, log });
+  const counters = new TrafficCounters({ redis: conns.stats, keys, flushMs: 1000, log });
   const fastPath = config.fastPath && "pool" in engine ? engine : undefined;
   const proxy: Server = createProxyServer({ getTable: () => holder.current, engine, trustedProxies: trusted, log, onResult: counters.record, ...(fastPath ? { fastPath } : {}) });
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.
@@ -107,7 +107,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       probes?.close();
       await proof?.stop();
       await link.close();
-      redis.command.disconnect(); // the link's read connection today; its own (primary) one with a read replica
+      conns.command.disconnect(); // the link's read connection today; its own (primary) one with a read replica
       engine.close();
     },
   };
