@@ -56,7 +56,7 @@ export function renderRouting(r: RoutingReport): string {
       ["proxy rps, 1 host", fmt(r.rpsOne)],
       [`proxy CPU/req ratio ${fmtNum(r.hosts)} ÷ 1`, fmt(r.cpuRatio, 2)],
       [`proxy rps ratio ${fmtNum(r.hosts)} ÷ 1`, fmt(r.rpsRatio, 2)],
-      ["snapshot load: SyncRunner start → table installed (in-process)", ms(r.loadMs, 1)],
+      ["snapshot load: push flow start → table installed (in-process)", ms(r.loadMs, 1)],
       ["the same for the 1-host state", ms(r.loadOneMs, 1)],
       ["agent process RSS after loading the state (fresh process, ready)", fmt(r.rssAfterLoad, 1, " MB")],
       ["the same under plain node, without the agent's flags (one process)", `${fmtNum(r.rssPlainAfterLoad, 1)} MB`],
@@ -79,7 +79,7 @@ export function renderPropagation(p: PropagationReport): string {
     ms(r.skewP50, 1), ms(r.skewP99, 1), `${fmtNum(r.pooled.skewP99, 1)}`, String(r.incomplete),
   ]);
   return [
-    `Agents are SyncRunner instances (own command + subscriber connections, real Proof acks and heartbeats), ${p.layout}.`,
+    `Agents are the agent's push flow in process (link, sync, proof: own command + subscriber connections, real Proof acks and heartbeats), ${p.layout}.`,
     `write → last ack = bench-process arrival time of the N-th ack on keys.acks (performance.now()) − time just before StoreWriter.write(). Flip skew = max − min of the acks' appliedAt (Date.now() in the agents, 1 ms resolution).`,
     `Caveat: up to 500 agents share one Node process here, so every write is parsed, applied, compiled and acked by those agents one after another on one event loop (and the two processes share 2 cores with Redis and the bench). That serial work is part of both figures at N ≥ 100; agents on their own machines would not queue behind each other.`,
     `Per-round figures are p50/p99/max within a round (${p.rounds} rounds per N, one fleet at a time); "pooled" is over all writes of that N.`,
