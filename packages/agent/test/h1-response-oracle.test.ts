@@ -12,7 +12,8 @@ import { h1Framing, llhttpFraming, type Framing } from "./llhttp-oracle.js";
  */
 
 const BODY = "3\r\nabc\r\n0\r\n\r\n"; // a chunked body, or 13 (or 3) bytes of a fixed one
-const WS = ["", " ", "\t", " \t", "\t ", "  "];
+// NBSP (0xA0) is whitespace to String.prototype.trim but not to llhttp.
+const WS = ["", " ", "\t", " \t", "\t ", "  ", "\xa0", " \xa0"];
 const TE_VALUES = [
   "chunked", "Chunked", "CHUNKED", "gzip, chunked", "gzip,chunked", "gzip ,chunked", "gzip,\tchunked", "gzip,  chunked",
   "chunked, gzip", "identity", "gzip", "x-chunked", "chunkedx", "chunked;q=1", ",chunked", "chunked,", "chunked, ",
@@ -160,7 +161,7 @@ const SEEDS = [
   `HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: keep-alive\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
   `HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n`,
 ];
-const ALPHABET = [" ", "\t", "\r", "\n", "\r\n", ",", ";", "=", ":", "0", "3", "a", "\"", "\\", "\x00", "\x0b", "\x7f", "\x80", "chunked", "Content-Length: ", "Transfer-Encoding: "];
+const ALPHABET = [" ", "\t", "\r", "\n", "\r\n", ",", ";", "=", ":", "0", "3", "a", "\"", "\\", "\x00", "\x0b", "\x7f", "\x80", "\xa0", "chunked", "Content-Length: ", "Transfer-Encoding: "];
 
 function* mutations(count: number, seed: number): Generator<readonly [string, boolean]> {
   const random = seeded(seed);

@@ -114,6 +114,10 @@ describe("h1 response parser", () => {
     ["a space and a tab after chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \t\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
     ["a tab after gzip, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\t\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
     ["a tab after a Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 3\t\r\n\r\nabc", /Content-Length/],
+    // NBSP (0xA0) is whitespace to String.prototype.trim, not to llhttp: chunked<NBSP> is not chunked there.
+    ["a no-break space after chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
+    ["a no-break space before a Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: \xa03\r\n\r\nabc", /Content-Length/],
+    ["a transfer coding that is not a token", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;q=1, chunked\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
     ["a tab after a Content-Length on a 204", "HTTP/1.1 204 No Content\r\nContent-Length: 0\t\r\n\r\n", /Content-Length/],
     // llhttp refuses these too: whitespace or a bare `;` in a chunk-size line, a malformed extension.
     ["whitespace after a chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n", /chunk size/],

@@ -1,4 +1,4 @@
-import { DIGITS, KEEP_ALIVE_TIMEOUT, digitAt, hasTab, isOws, validName, validValue } from "./syntax.js";
+import { KEEP_ALIVE_TIMEOUT, contentLength, digitAt, hasTab, isOws, tokenList, validName, validValue } from "./syntax.js";
 
 /**
  * Reads one complete response head (status line and header lines, without the blank line that ends
@@ -8,8 +8,9 @@ import { DIGITS, KEEP_ALIVE_TIMEOUT, digitAt, hasTab, isOws, validName, validVal
  * Refused (ResponseParseError): a malformed status line, an unrequested 101, malformed or obs-folded
  * header lines, control characters, a 1xx that closes the connection, Content-Length with Transfer-Encoding, Content-Length values
  * that disagree or are not plain digits, chunked that is not the final coding, and a tab anywhere in
- * a Content-Length or Transfer-Encoding line: llhttp, the parser in Node's client behind us, reads
- * `chunked<TAB>` as not chunked and refuses `3<TAB>`, so a tab there is ambiguous framing (F1).
+ * a Content-Length or Transfer-Encoding line, or a transfer coding that is not a token: llhttp, the
+ * parser in Node's client behind us, reads `chunked<TAB>` or `chunked<NBSP>` as not chunked and
+ * refuses `3<TAB>`, so these are ambiguous framing (F1).
  */
 
 export interface ResponseHead {
@@ -107,25 +108,23 @@ export function readHead(text: string, headRequest: boolean, extra: HeadExtra): 
         break;
       case "content-length": {
         if (hasTab(text, colon, next)) fail("tab in Content-Length");
-        const first = length === undefined;
-        for (const part of value.split(",")) {
-          const v = part.trim();
-          if (!DIGITS.test(v)) fail("invalid Content-Length");
-          const n = Number(v);
-          if (length !== undefined && length !== n) fail("conflicting Content-Length values");
-          length = n;
-        }
+        const n = contentLength(value);
+        if (n === -1) fail("invalid Content-Length");
+        if (n === -2 || (length !== undefined && length !== n)) fail("conflicting Content-Length values");
         // Agreeing repeats ("2, 2", or two lines) are passed on as one plain value: clients such as
         // Node's and undici's refuse the repeated forms outright.
-        if (first) rawHeaders[rawHeaders.length - 1] = String(length);
-        else rawHeaders.length -= 2;
+        if (length !== undefined) rawHeaders.length -= 2;
+        else if (value.length !== 1 && String(n) !== value) rawHeaders[rawHeaders.length - 1] = String(n);
+        length = n;
         break;
       }
     }
     pos = next + 2;
   }
-  const tokens = connection === undefined ? [] : connection.toLowerCase().split(",").map((t) => t.trim());
-  const persistent = !closing && (http10 ? tokens.includes("keep-alive") : !tokens.includes("close"));
+  // A Connection field that is not a clean token list (an NBSP, a stray character) may be read
+  // otherwise by llhttp: when in doubt, do not reuse.
+  const tokens = connection === undefined ? [] : tokenList(connection);
+  const persistent = !closing && tokens !== undefined && (http10 ? tokens.includes("keep-alive") : !tokens.includes("close"));
   // Whatever follows a 1xx that closes the connection is not a response to this request (llhttp
   // refuses it; HTTP/1.0 has no 1xx at all).
   if (status < 200) {
@@ -136,7 +135,8 @@ export function readHead(text: string, headRequest: boolean, extra: HeadExtra): 
   let chunked = false;
   if (te !== undefined) {
     if (length !== undefined) fail("both Content-Length and Transfer-Encoding");
-    const codings = te.toLowerCase().split(",").map((c) => c.trim());
+    const codings = tokenList(te);
+    if (codings === undefined) fail("malformed Transfer-Encoding");
     const at = codings.indexOf("chunked");
     if (at >= 0 && at !== codings.length - 1) fail("chunked is not the final transfer coding");
     chunked = at >= 0;

@@ -32,8 +32,6 @@ export function digitAt(s: string, at: number): number {
   return c >= 0 && c <= 9 ? c : -1;
 }
 
-/** A Content-Length value: digits only (no sign, no spaces), at most 15 so it stays a safe integer. */
-export const DIGITS = /^[0-9]{1,15}$/;
 /** Hex digit values by character code, -1 for anything else. */
 const HEX = new Int8Array(128).fill(-1);
 for (let d = 0; d < 16; d++) {
@@ -97,6 +95,53 @@ export function chunkSize(line: string): number {
     }
   }
   return size;
+}
+
+/**
+ * The lower-cased elements of a comma-separated token list (RFC 9110 §5.6.1 `#token`), empty
+ * elements kept as "" (llhttp reads `chunked,` as not chunked: chunked is then not the last element);
+ * undefined when an element is not a token. Only SP and HTAB count as whitespace:
+ * String.prototype.trim would also strip NBSP (0xA0), which llhttp keeps, so `chunked<NBSP>` would be
+ * chunked here and not there.
+ */
+export function tokenList(value: string): string[] | undefined {
+  const out: string[] = [];
+  const len = value.length;
+  let i = 0;
+  while (i <= len) {
+    while (i < len && isOws(value.charCodeAt(i))) i++;
+    const start = i;
+    i = tokenEnd(value, i);
+    const end = i;
+    while (i < len && isOws(value.charCodeAt(i))) i++;
+    if (i < len && value.charCodeAt(i) !== 44) return undefined; // not "," after the token
+    out.push(value.slice(start, end).toLowerCase());
+    i++;
+  }
+  return out;
+}
+
+/**
+ * A Content-Length value: digits, or agreeing comma-separated repeats of them with SP or HTAB around;
+ * the length, or -1 when malformed, -2 when the repeats disagree. At most 15 digits (a safe integer).
+ */
+export function contentLength(value: string): number {
+  const len = value.length;
+  let length = -1;
+  let i = 0;
+  while (i <= len) {
+    while (i < len && isOws(value.charCodeAt(i))) i++;
+    let n = 0;
+    const start = i;
+    for (let d = digitAt(value, i); d >= 0 && i - start < 15; d = digitAt(value, ++i)) n = n * 10 + d;
+    if (i === start || digitAt(value, i) >= 0) return -1;
+    while (i < len && isOws(value.charCodeAt(i))) i++;
+    if (i < len && value.charCodeAt(i) !== 44) return -1;
+    if (length >= 0 && n !== length) return -2;
+    length = n;
+    i++;
+  }
+  return length;
 }
 
 /** A horizontal tab between `from` and `to`. */
