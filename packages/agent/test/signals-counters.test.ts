@@ -7,6 +7,7 @@ import { buildKeys, type Keys } from "@switchyard/shared";
 import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
 import { createProxyServer } from "../src/serve/proxy-server.js";
+import { statsConnection } from "../src/redis.js";
 import { TrafficCounters } from "../src/signals/counters.js";
 import { Servers, listen, send, table } from "./proxy-fixture.js";
 
@@ -29,7 +30,7 @@ after(async () => {
 });
 
 function counters(keys: Keys, flushMs = 50, url = server.url): TrafficCounters {
-  const c = new TrafficCounters({ url, keys, flushMs, log: silent, finalFlushTimeoutMs: 500 });
+  const c = new TrafficCounters({ redis: statsConnection({ url }, silent), keys, flushMs, log: silent, finalFlushTimeoutMs: 500 });
   live.push(c);
   c.start();
   return c;

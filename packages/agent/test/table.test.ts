@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { State } from "@switchyard/shared";
+import { seeded } from "@switchyard/testkit";
 import { DEFAULT_KEEPALIVE } from "../src/serve/engine.js";
 import { SmoothWeightedRoundRobin, compileTable, type Resolution, type RouteTable } from "../src/serve/table.js";
 
@@ -14,18 +15,6 @@ const label = (t: RouteTable, host: string, path = "/") => {
   const r = t.resolve(host, path);
   return r.kind === "target" ? r.upstream : r.kind;
 };
-
-/** Deterministic [0, 1) source (mulberry32), so distribution tests never flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("host routing", () => {
   const t = compile({

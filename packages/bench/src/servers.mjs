@@ -1,6 +1,7 @@
 // Child processes for the data-path section, in plain JavaScript so the measured process carries
 // no TypeScript loader (its RSS and CPU are compared with the built agent's).
-//   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured)
+//   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured);
+//                          GET /__connections answers how many connections it has accepted
 //   MODE=bare-http-proxy   minimal http-proxy server, keep-alive agent, static TARGET
 //   MODE=bare-undici       minimal undici forwarder (one Pool, dispatch handler), static TARGET
 //   MODE=bare-h1           the agent's h1 engine (built dist/) as the agent runs it, fast path
@@ -26,11 +27,16 @@ let afterCreate = () => undefined;
 if (mode === "upstream") {
   const body = Buffer.alloc(100, "x");
   body.write("switchyard bench upstream\n");
+  // Connections accepted so far, at GET /__connections: how the bench counts a proxy's new upstream
+  // connections when nginx (and its stub_status) is not installed.
+  let accepted = 0;
   handler = (req, res) => {
     req.resume();
+    if (req.url === "/__connections") return void res.end(String(accepted));
     res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
     res.end(body);
   };
+  afterCreate = (server) => server.on("connection", () => accepted++);
 } else if (mode === "bare-http-proxy") {
   const HttpProxy = require("http-proxy");
   // The same agent settings the agent's http-proxy engine uses for a pool with keepalive 64.

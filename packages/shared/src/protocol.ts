@@ -64,6 +64,12 @@ export const AgentRecord = z.object({
   address: z.string(),
   /** Per-worker revisions when the agent runs several processes; the ack counts the minimum. */
   workers: z.array(z.object({ pid: z.int(), revision: z.int().nonnegative() })).optional(),
+  /**
+   * A nack: the newest revision this agent refused (it did not validate or compile) and why. Absent
+   * once the agent applies that revision or a later one. `wait=applied` can report it instead of
+   * waiting for a timeout.
+   */
+  rejected: z.object({ revision: z.int().nonnegative(), reason: z.string().max(500) }).optional(),
 });
 export type AgentRecord = z.infer<typeof AgentRecord>;
 

@@ -10,6 +10,18 @@ export function randomPrefix(label = "t"): string {
   return `${label}-${randomBytes(6).toString("hex")}`;
 }
 
+/** Deterministic [0, 1) source (mulberry32): distribution tests never flake, a fuzz failure names a reproducible case. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * A connection that is ready before it is returned. SUBSCRIBE on a connection that is still
  * connecting races ioredis's ready check (INFO is refused in subscriber mode) and the link drops,
