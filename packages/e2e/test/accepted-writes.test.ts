@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
-import { AGENT_NODE_FLAGS, SyncEngine } from "@switchyard/agent";
+import { AGENT_NODE_FLAGS, RedisLink, SyncEngine, commandConnection as agentCommand, subscriberConnection } from "@switchyard/agent";
 import {
   AckWatcher, CutoverRepo, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue, queueConnection,
 } from "@switchyard/controller";
 import { EMPTY_STATE, StoreReader, StoreWriter, buildKeys, urlTarget, type State } from "@switchyard/shared";
-import { freePort, randomPrefix, readyClient, seededRandom, startRedis, testSeed, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { freePort, randomPrefix, seededRandom, startRedis, testSeed, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { spawnNode, type Proc } from "../src/index.js";
 import { comparable, emptyModel, randomWrite, type Model } from "./write-gen.js";
 
@@ -60,16 +60,18 @@ test("every write the API accepts is applied by an agent, which ends with the ta
   await new Promise((resolve) => server.once("listening", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  // The agent side in process: SyncEngine on its own connections, errors collected from its log.
+  // The agent side in process: the agent's own link and SyncEngine, errors collected from its log.
   const errors: string[] = [];
   const engineLog = pino({ level: "warn" }, { write: (line: string) => void ((JSON.parse(line) as { level: number }).level >= 50 && errors.push(line)) });
-  const engineCmd = await readyClient(redis.url);
-  const engineSub = await readyClient(redis.url);
+  const target = urlTarget(redis.url);
+  const link = new RedisLink({ command: agentCommand(target, engineLog), subscriber: subscriberConnection(target, engineLog), channel: keys.changes, pingIntervalMs: 1000, pingTimeoutMs: 1000 }, engineLog);
   let installed: { revision: number; state: State } = { revision: 0, state: EMPTY_STATE };
-  const engine = new SyncEngine({ reader: new StoreReader(engineCmd, keys), log: engineLog, install: (revision, state) => void (installed = { revision, state }), onApplied: () => undefined });
-  engineSub.on("message", (_ch: string, raw: string) => engine.onRaw(raw));
-  await engineSub.subscribe(keys.changes);
-  engine.resync();
+  const engine = new SyncEngine({
+    link, reader: new StoreReader(link.cmd, keys), log: engineLog, retryMs: 1000,
+    install: (revision, state) => void (installed = { revision, state }), onApplied: () => undefined,
+  });
+  engine.start();
+  await link.start();
 
   // A real agent process from dist, on the same prefix.
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -135,6 +137,8 @@ test("every write the API accepts is applied by an agent, which ends with the ta
     server.close();
     acks.close();
     await queue.close().catch(() => undefined);
-    for (const c of [cmd, ackSub, queueConn, engineCmd, engineSub]) c.disconnect();
+    engine.stop();
+    await link.close();
+    for (const c of [cmd, ackSub, queueConn]) c.disconnect();
   }
 });

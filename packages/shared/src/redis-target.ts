@@ -9,9 +9,9 @@ import { RedisUrlEnv, reconnectDelay } from "./env.js";
  *
  * Today one variant: REDIS_URL, `redis://[user:password@]host:port[/db]` or `rediss://` for TLS.
  * Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_PASSWORD, with password, db and
- * TLS still from REDIS_URL) and Cluster (REDIS_CLUSTER_NODES) are to be added here as further
- * variants of RedisTarget: a variable in RedisEnv, a branch in redisTarget() and one in
- * dialRedis(). No role and no caller changes.
+ * TLS still from REDIS_URL) and Cluster (REDIS_CLUSTER_NODES) are to be added here: variables in
+ * RedisEnv, fields of RedisTarget set by redisTarget(), and a branch in dialRedis(). No role and
+ * no caller changes.
  */
 
 /** The environment variables that say where Redis is; spread into each package's zod env schema. */
@@ -20,15 +20,21 @@ export const RedisEnv = {
   REDIS_URL: RedisUrlEnv,
 };
 
-export type RedisTarget = { readonly kind: "url"; readonly url: string };
+/**
+ * Where Redis is. Today a URL (password, db and TLS included); the same shape as the agent's own
+ * `RedisTarget` (agent/src/redis.ts), so either can be handed to dialRedis().
+ */
+export interface RedisTarget {
+  readonly url: string;
+}
 
 /** Builds the target from the parsed RedisEnv fields. */
 export function redisTarget(env: { REDIS_URL: string }): RedisTarget {
-  return { kind: "url", url: env.REDIS_URL };
+  return { url: env.REDIS_URL };
 }
 
 /** A target for tests and tools that have a URL in hand. */
-export const urlTarget = (url: string): RedisTarget => ({ kind: "url", url });
+export const urlTarget = (url: string): RedisTarget => ({ url });
 
 /** What a log line may say about the target: never the password. */
 export function describeTarget(t: RedisTarget): string {

@@ -37,6 +37,9 @@ export function seededRandom(seed: number): Rng {
   };
 }
 
+/** Deterministic [0, 1) source (mulberry32): distribution tests never flake, a fuzz failure names a reproducible case. */
+export const seeded = (seed: number): (() => number) => seededRandom(seed).next;
+
 /** The seed a generated test runs with: `TEST_SEED` from the environment to replay one, else a fresh one. */
 export function testSeed(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.TEST_SEED;
