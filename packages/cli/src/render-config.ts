@@ -26,7 +26,7 @@ export function poolUsers(state: FleetState): Map<string, string[]> {
 }
 
 export function renderPools(state: FleetState): string {
-  const pools = Object.entries(state.pools);
+  const pools = Object.entries(state.pools).sort(([a], [b]) => a.localeCompare(b));
   if (pools.length === 0) return "no pools\n";
   const users = poolUsers(state);
   return table(
@@ -42,7 +42,7 @@ export function renderPool(name: string, p: Pool): string {
 }
 
 export function renderRoutes(state: FleetState): string {
-  const routes = Object.entries(state.routes);
+  const routes = Object.entries(state.routes).sort(([a], [b]) => a.localeCompare(b));
   if (routes.length === 0) return `no routes (default: ${describeUpstream(state.defaultUpstream)})\n`;
   return table(["HOST", "UPSTREAM"], routes.map(([host, r]) => [host, describeRoute(r)]));
 }
