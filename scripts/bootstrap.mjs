@@ -33,14 +33,20 @@ function checkNode() {
 
 const wantedPnpm = () => JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager.replace(/^pnpm@/, "").replace(/\+.*$/, "");
 
-const writable = (dir) => {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
+/** Whether npm could create or write `dir`: its nearest existing ancestor is writable. */
+function writable(dir) {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(d)) {
+      try {
+        accessSync(d, constants.W_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(d) === d) return false;
   }
-};
+}
 
 /** An absolute path to a pnpm of the packageManager's major version, installing one if needed. */
 function ensurePnpm(env) {
@@ -48,9 +54,12 @@ function ensurePnpm(env) {
   const major = version.split(".")[0];
   const onPath = runs("pnpm", ["--version"], env);
   if (onPath?.split(".")[0] === major) return runs("sh", ["-c", "command -v pnpm"], env) ?? "pnpm";
-  say(onPath ? `pnpm ${onPath} is not pnpm ${major}: getting pnpm@${version}` : `pnpm is not installed: getting pnpm@${version}`);
   const prefix = runs("npm", ["prefix", "-g"], env);
-  if (prefix && writable(prefix) && writable(existsSync(join(prefix, "lib")) ? join(prefix, "lib") : prefix)) {
+  // Installed by an earlier run into a prefix whose bin is not on PATH.
+  const earlier = prefix ? join(prefix, "bin", "pnpm") : null;
+  if (earlier && runs(earlier, ["--version"], env)?.split(".")[0] === major) return earlier;
+  say(onPath ? `pnpm ${onPath} is not pnpm ${major}: getting pnpm@${version}` : `pnpm is not installed: getting pnpm@${version}`);
+  if (prefix && writable(join(prefix, "lib")) && writable(join(prefix, "bin"))) {
     say(`npm install -g pnpm@${version}  (into ${prefix})`);
     step("npm", ["install", "-g", "--no-fund", "--no-audit", `pnpm@${version}`], env);
     const installed = join(prefix, "bin", "pnpm");
