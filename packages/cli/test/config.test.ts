@@ -1,34 +1,14 @@
 // pools, pool, routes, route, default and audit against the real controller app (in-process)
 // backed by a private Redis: what each command sends is read back from the store itself.
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { after, before, beforeEach, describe, test } from "node:test";
-import { startRedis, type RedisHandle } from "@switchyard/testkit";
-import { READ, WRITE, makeFixture, readyRedis, type Fixture } from "../../controller/test/fixture.js";
-import { close, cli, listen } from "./helpers.js";
+import { describe, test } from "node:test";
+import { READ, WRITE } from "../../controller/test/fixture.js";
+import { cli } from "./helpers.js";
+import { useRealController } from "./real-controller.js";
 
-let redisServer: RedisHandle;
-let fx: Fixture;
-let url: string;
-const cleanups: (() => unknown)[] = [];
-const env = (token = WRITE) => ({ SWITCHYARD_URL: url, SWITCHYARD_TOKEN: token });
-const state = async () => (await fx.reader.snapshot()).state;
-
-before(async () => {
-  redisServer = await startRedis();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await redisServer.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(redisServer);
-  await readyRedis(fx.redis);
-  const http = createServer(fx.app);
-  const f = fx;
-  cleanups.push(() => close(http), () => f.close());
-  url = await listen(http);
-});
+const real = useRealController();
+const env = (token = WRITE) => real.env(token);
+const state = async () => (await real.fx.reader.snapshot()).state;
 
 async function ok(argv: string[], token = WRITE): Promise<string> {
   const r = await cli(argv, env(token));
@@ -72,7 +52,7 @@ describe("pools and pool get|set|delete (real controller)", () => {
     const r = await cli(["pool", "set", "blue", "127.0.0.0.:38888"], env());
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: .*\(field: targets\.0\.address\)\n$/);
-    assert.equal((await fx.reader.snapshot()).revision, 0);
+    assert.equal((await real.fx.reader.snapshot()).revision, 0);
   });
 });
 
@@ -102,7 +82,7 @@ describe("routes and route get|set|delete (real controller)", () => {
       assert.equal(r.code, 2, argv.join(" "));
       assert.equal(r.stderr, "error: give either UPSTREAM or one or more --rule PATH=UPSTREAM\n");
     }
-    assert.equal((await fx.reader.snapshot()).revision, 0);
+    assert.equal((await real.fx.reader.snapshot()).revision, 0);
   });
 
   test("--if-match writes only at the expected revision: 412 otherwise, nothing written", async () => {
@@ -158,7 +138,7 @@ describe("--json errors (real controller)", () => {
     const unknown = await cli(["--json", "bogus"], env());
     assert.equal(unknown.code, 2);
     assert.equal(JSON.parse(unknown.stderr).error, "usage");
-    const noToken = await cli(["--json", "pools"], { SWITCHYARD_URL: url });
+    const noToken = await cli(["--json", "pools"], { SWITCHYARD_URL: real.url });
     assert.equal(noToken.code, 2);
     assert.deepEqual(JSON.parse(noToken.stderr), { error: "usage", message: "no API token: pass --token or set SWITCHYARD_TOKEN" });
     const down = await cli(["--json", "--url", "http://127.0.0.1:9", "pools"], env());
