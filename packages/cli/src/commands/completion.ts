@@ -99,7 +99,8 @@ ${cases}
     _describe -t commands 'switchyard command' cmds
   fi
 }
-if [[ "\${zsh_eval_context[-1]}" == loadautofunc ]]; then _switchyard "$@"; else compdef _switchyard switchyard; fi
+# Autoloaded from $fpath the file is _switchyard's body: complete now; sourced, register it.
+if [ "\$funcstack[1]" = "_switchyard" ]; then _switchyard "$@"; else compdef _switchyard switchyard; fi
 `;
 }
 
