@@ -12,3 +12,4 @@ export * from "./store/read.js";
 export * from "./apply.js";
 export * from "./slicer.js";
 export * from "./env.js";
+export * from "./duration.js";
