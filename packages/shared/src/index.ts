@@ -15,3 +15,4 @@ export * from "./apply.js";
 export * from "./slicer.js";
 export * from "./env.js";
 export * from "./redis-target.js";
+export * from "./duration.js";
