@@ -43,7 +43,8 @@ describe("push sync", () => {
     try {
       await f.writer.write([putPool("blue"), putRoute("a.com", "blue")], { actor: "t" });
       await at(f, 1);
-      assert.deepEqual(f.current()?.state.routes, { "a.com": { upstream: "blue" } });
+      // Routes are a null-prototype object (shared dict.ts); compare the entries.
+      assert.deepEqual({ ...f.current()?.state.routes }, { "a.com": { upstream: "blue" } });
       await waitFor(() => acks.length > 0, { what: "ack" });
       assert.deepEqual({ ...(acks[0] as object), appliedAt: 0 }, { v: PROTOCOL_VERSION, agent: "agent-a", revision: 1, appliedAt: 0 });
       const record = JSON.parse((await redis.get(f.keys.agent("agent-a"))) ?? "{}");

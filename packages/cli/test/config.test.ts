@@ -8,7 +8,11 @@ import { useRealController } from "./real-controller.js";
 
 const real = useRealController();
 const env = (token = WRITE) => real.env(token);
-const state = async () => (await real.fx.reader.snapshot()).state;
+// Pools, routes and splits are null-prototype objects (shared dict.ts): compared here as plain JSON.
+const state = async () => {
+  const s = (await real.fx.reader.snapshot()).state;
+  return JSON.parse(JSON.stringify(s)) as typeof s;
+};
 
 async function ok(argv: string[], token = WRITE): Promise<string> {
   const r = await cli(argv, env(token));

@@ -122,7 +122,8 @@ describe("switch (real controller)", () => {
     r = await cli(["switch", "*.example.com", "10.0.0.1:8080", "--json"], env());
     assert.deepEqual(JSON.parse(r.stdout), { revision: 9 });
     const { state } = await real.fx.reader.snapshot();
-    assert.deepEqual(state.routes["demo.local"], { upstream: { split: { blue: 90, green: 10 } } });
+    // Splits are null-prototype objects (shared dict.ts): compare as JSON.
+    assert.deepEqual(JSON.parse(JSON.stringify(state.routes["demo.local"])), { upstream: { split: { blue: 90, green: 10 } } });
     assert.deepEqual(state.routes["api.local"], { upstream: "unix:/run/app.sock" });
     assert.deepEqual(state.routes["*.example.com"], { upstream: "10.0.0.1:8080" });
   });

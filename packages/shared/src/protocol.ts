@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dictOf } from "./model/dict.js";
 import { Host, Pool, PoolName, Route, Upstream } from "./model/schema.js";
 
 /**
@@ -102,6 +103,7 @@ export const ProbeResult = z.object({
 export const ProbeReport = z.object({
   agent: AgentId,
   at: z.int().nonnegative(),
-  results: z.record(z.string(), ProbeResult),
+  /** Keyed by target address: a null-prototype object (see dict.ts). */
+  results: dictOf(z.string(), ProbeResult),
 });
 export type ProbeReport = z.infer<typeof ProbeReport>;
