@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { statsField, type Keys } from "@switchyard/shared";
+import { dict, statsField, type Keys } from "@switchyard/shared";
 
 export interface TrafficCountersOptions {
   /** A connection of their own (redis.ts statsConnection, for the reasons below); connected in start(), closed in stop(). */
@@ -81,8 +81,8 @@ export class TrafficCounters {
   }
 
   status(): CountersStatus {
-    const unflushed: Record<string, Tally> = {};
-    for (const [label, t] of this.pending) unflushed[label] = { ...t };
+    // Keyed by upstream label (user data): no prototype to collide with.
+    const unflushed = dict([...this.pending].map(([label, t]) => [label, { ...t }] as const));
     return { unflushed, inFlight: this.flushing !== undefined, flushes: this.flushes, failures: this.failures };
   }
 
