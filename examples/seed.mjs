@@ -32,11 +32,17 @@ export async function seed({ url, token, blue, green, host = "demo.local", attem
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const list = (s) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
-  const result = await seed({
-    url: process.env.CONTROLLER_URL ?? "http://127.0.0.1:7070",
-    token: process.env.TOKEN ?? "",
-    blue: list(process.env.BLUE),
-    green: list(process.env.GREEN),
-  });
-  console.log(`seeded demo.local -> blue at revision ${result.revision}`);
+  const url = process.env.CONTROLLER_URL ?? "http://127.0.0.1:7070";
+  const token = process.env.TOKEN ?? "";
+  try {
+    const result = await seed({ url, token, blue: list(process.env.BLUE), green: list(process.env.GREEN) });
+    // The compose seed's log is where a user finds how to talk to the fleet.
+    console.log(`seeded demo.local -> blue at revision ${result.revision}
+  controller: ${process.env.PUBLIC_CONTROLLER_URL ?? url}
+  token:      ${token}
+  export SWITCHYARD_URL=${process.env.PUBLIC_CONTROLLER_URL ?? url} SWITCHYARD_TOKEN=${token}`);
+  } catch (err) {
+    console.error(`seed: ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every packages/*/test/**/*.test.ts file with Node's built-in test runner through tsx.
+// Runs every packages/*/test/**/*.test.ts file with Node's built-in test runner through tsx
+// (`*.serial.test.ts` last, one at a time).
 // Tests import workspace packages from source (the "switchyard-source" export condition);
 // end-to-end tests spawn the built dist/ entry points, so `pnpm test` builds first.
 import { spawnSync } from "node:child_process";
@@ -39,14 +40,25 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const args = [
-  "--import", "tsx",
-  "--conditions", "switchyard-source",
-  "--test",
-  "--test-concurrency", process.env.TEST_CONCURRENCY ?? "3",
-  "--test-timeout", "120000",
-  "--test-reporter", "spec",
-  ...files,
-];
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
-process.exit(r.status ?? 1);
+// `*.serial.test.ts` files (a whole fresh install and build, say) run after the others, one at a
+// time with a longer limit: alongside the rest they would starve timing-sensitive tests of CPU.
+const serial = files.filter((f) => f.endsWith(".serial.test.ts"));
+const parallel = files.filter((f) => !serial.includes(f));
+
+function runTests(list, concurrency, timeoutMs) {
+  const args = [
+    "--import", "tsx",
+    "--conditions", "switchyard-source",
+    "--test",
+    "--test-concurrency", String(concurrency),
+    "--test-timeout", String(timeoutMs),
+    "--test-reporter", "spec",
+    ...list,
+  ];
+  return spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" }).status ?? 1;
+}
+
+let status = 0;
+if (parallel.length) status = runTests(parallel, process.env.TEST_CONCURRENCY ?? "3", 120_000);
+if (serial.length) status = runTests(serial, 1, 900_000) || status;
+process.exit(status);

@@ -1,4 +1,5 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
+import type { Rejection } from "./sync/sync.js";
 
 export interface AdminStatus {
   id: string;
@@ -8,6 +9,8 @@ export interface AdminStatus {
   lastError: string | null;
   routes: number;
   pools: number;
+  /** The newest revision this agent refused and has not applied since (absent when none). */
+  rejected?: Rejection;
   /** Each worker's own view, when the agent runs several processes. */
   workers?: { pid: number; revision: number; redis: string; lastError: string | null; ready: boolean }[];
 }
@@ -15,6 +18,30 @@ export interface AdminStatus {
 export interface AdminDeps {
   ready(): boolean;
   status(): AdminStatus;
+}
+
+/** One proxy process's own view (edge.ts); a cluster worker reports it to its primary. */
+export interface EdgeStatus {
+  revision: number;
+  appliedAt: number | null;
+  redis: "connected" | "disconnected";
+  lastError: string | null;
+  ready: boolean;
+  routes: number;
+  pools: number;
+  rejected: Rejection | null;
+}
+
+/** The admin view of a single-process agent: its one edge, ready once it has a table. */
+export function edgeAdmin(id: string, edge: { status(): EdgeStatus }): AdminDeps {
+  return {
+    ready: () => edge.status().ready,
+    status: () => {
+      const { revision, appliedAt, redis, lastError, routes, pools, rejected } = edge.status();
+      const at = appliedAt === null ? null : new Date(appliedAt).toISOString();
+      return { id, revision, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}) };
+    },
+  };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -133,3 +133,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, extra: (env: NodeJS.ProcessEn
   if (!r.success || problems.length > 0) throw new ConfigError(problems);
   return shape(r.data);
 }
+
+/** `loadConfig` for an entry point: a bad environment prints one message listing every problem and exits 2. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv, extra?: (env: NodeJS.ProcessEnv) => string[]): AgentConfig {
+  try {
+    return loadConfig(env, extra);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`switchyard-agent: ${err.message}\n`);
+    process.exit(2);
+  }
+}

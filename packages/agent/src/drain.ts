@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Logger } from "pino";
 
 /**
  * Graceful stop for an HTTP server: stop accepting, let in-flight requests finish, close keep-alive
@@ -27,4 +28,26 @@ export function drain(server: Server, timeoutMs: number, force: () => void = () 
     });
     server.closeIdleConnections();
   });
+}
+
+/**
+ * SIGTERM and SIGINT run `stop` once, then exit 0. Backstop: whatever hangs past `backstopMs`
+ * (the drain deadline plus time to deregister) ends the process with 1.
+ */
+export function stopOnSignals(stop: () => Promise<void>, backstopMs: number, log: Logger): void {
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    setTimeout(() => {
+      log.error("shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, backstopMs).unref();
+    log.info({ signal }, "draining");
+    stopping = stop().then(() => {
+      log.info("stopped");
+      process.exit(0);
+    });
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
 }

@@ -2,84 +2,56 @@ import cluster from "node:cluster";
 import { once } from "node:events";
 import type { BlockList } from "node:net";
 import { pino } from "pino";
-import { createAdminServer, type AdminStatus } from "./admin.js";
-import { ConfigError, loadConfig, type AgentConfig } from "./config.js";
-import { drain } from "./drain.js";
+import { buildKeys } from "@switchyard/shared";
+import { createAdminServer, edgeAdmin, type AdminDeps } from "./admin.js";
+import { loadConfigOrExit } from "./config.js";
+import { drain, stopOnSignals } from "./drain.js";
 import { startEdge } from "./edge.js";
 import { missingNodeFlags } from "./node-flags.js";
 import { startPrimary, type WorkerReport } from "./primary.js";
+import { proofConnection, redisTarget } from "./redis.js";
 import { parseCidrs } from "./serve/headers.js";
+import { Proof, proofOptions } from "./sync/proof.js";
 
-// The composition root. One process (AGENT_WORKERS=1) is the whole agent; with more, the primary
-// forks workers that each run the serve and push flows, and proves for them all.
-let config: AgentConfig;
+// The composition root. One process (AGENT_WORKERS=1) is the whole agent (edge.ts wires it); with
+// more, the primary forks workers that each run the serve and push flows, and proves for them all.
 let trusted: BlockList | undefined;
-try {
-  config = loadConfig(process.env, (env) => {
-    try {
-      trusted = parseCidrs(env.AGENT_TRUSTED_PROXIES ?? "");
-      return [];
-    } catch (err) {
-      return [`AGENT_TRUSTED_PROXIES: ${(err as Error).message}`];
-    }
-  });
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`switchyard-agent: ${err.message}\n`);
-  process.exit(2);
-}
-
-const multi = config.workers > 1;
-const workerIndex = Number(process.env.SWITCHYARD_WORKER_INDEX ?? 0);
+const config = loadConfigOrExit(process.env, (env) => {
+  try {
+    trusted = parseCidrs(env.AGENT_TRUSTED_PROXIES ?? "");
+    return [];
+  } catch (err) {
+    return [`AGENT_TRUSTED_PROXIES: ${(err as Error).message}`];
+  }
+});
+const [multi, workerIndex] = [config.workers > 1, Number(process.env.SWITCHYARD_WORKER_INDEX ?? 0)];
 const log = pino({ name: "switchyard-agent", level: config.logLevel, base: { id: config.id, ...(cluster.isWorker ? { worker: workerIndex } : {}) } });
-let stop: () => Promise<void>;
 
 if (multi && cluster.isWorker) {
+  // A worker serves and syncs on its own; its primary proves for it from these reports.
   const report = () => process.send?.({ type: "edge-status", pid: process.pid, ...edge.status() } satisfies WorkerReport);
-  const edge = await startEdge(config, trusted as BlockList, log, { proof: false, probes: workerIndex === 1, onApplied: () => report() });
+  const edge = await startEdge(config, trusted as BlockList, log, { proof: false, probes: workerIndex === 1, onChange: () => report() });
   setInterval(report, 1000).unref();
   report();
-  stop = edge.stop;
+  stopOnSignals(edge.stop, config.drainTimeoutMs + 5000, log);
 } else {
-  let status: () => AdminStatus;
-  let ready: () => boolean;
-  let stopRole: () => Promise<void>;
+  let role: AdminDeps & { stop(): Promise<void> };
   if (multi) {
-    const primary = startPrimary(config, log);
-    [status, ready, stopRole] = [primary.status, primary.ready, primary.stop];
+    const redis = proofConnection(redisTarget(config), log);
+    role = startPrimary(config, new Proof(redis, buildKeys(config.prefix), proofOptions(config), log), redis, log);
   } else {
     const edge = await startEdge(config, trusted as BlockList, log, { proof: true, probes: true });
-    status = () => {
-      const s = edge.status();
-      return { id: config.id, revision: s.revision, appliedAt: s.appliedAt === null ? null : new Date(s.appliedAt).toISOString(), redis: s.redis, lastError: s.lastError, routes: s.routes, pools: s.pools };
-    };
-    [ready, stopRole] = [() => edge.status().ready, edge.stop];
+    role = { ...edgeAdmin(config.id, edge), stop: edge.stop };
   }
-  const admin = createAdminServer({ ready, status });
+  const admin = createAdminServer(role);
   admin.listen(config.adminPort, config.adminHost);
   await once(admin, "listening");
   log.info({ port: config.port, admin: admin.address(), engine: config.engine, workers: config.workers }, "agent listening");
   const missing = multi ? [] : missingNodeFlags(process.execArgv);
   if (missing.length > 0) log.warn({ missing }, "started without the agent's Node flags: expect more memory and longer GC pauses during reloads (see README)");
-  stop = async () => {
-    await stopRole();
+  const stop = async () => {
+    await role.stop();
     await drain(admin, 1000);
   };
+  stopOnSignals(stop, config.drainTimeoutMs + 5000, log);
 }
-
-let stopping: Promise<void> | undefined;
-function shutdown(signal: string): void {
-  if (stopping) return;
-  // Backstop: whatever hangs past the drain deadline (plus time to deregister) ends the process.
-  setTimeout(() => {
-    log.error("shutdown did not finish in time; exiting");
-    process.exit(1);
-  }, config.drainTimeoutMs + 5000).unref();
-  stopping ??= (async () => {
-    log.info({ signal }, "draining");
-    await stop();
-    log.info("stopped");
-  })().then(() => process.exit(0));
-}
-process.on("SIGTERM", () => shutdown("SIGTERM"));
-process.on("SIGINT", () => shutdown("SIGINT"));

@@ -5,7 +5,8 @@ import { afterEach, describe, test } from "node:test";
 import { readRequestHead } from "../src/serve/front/request-head.js";
 import { peerOf } from "../src/serve/headers.js";
 import { newPassRequest, runPasses } from "../src/serve/passes.js";
-import { Servers, h1, ok200, seeded, table, waitFor } from "./proxy-fixture.js";
+import { seeded } from "@switchyard/testkit";
+import { Servers, h1, ok200, table, waitFor } from "./proxy-fixture.js";
 
 /**
  * The fast path's request reader against Node's own parser (llhttp, through node:_http_common):

@@ -50,7 +50,7 @@ describe("h1 response parser", () => {
   });
 
   test("decodes chunked bodies with extensions and trailers wherever the reads split them", () => {
-    const wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, chunked!\r\n0\r\nX-Trailer: t\r\n\r\n";
+    const wire = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1;q="a \\"b\\""\r\nhello\r\nA;x\r\n, chunked!\r\n0\r\nX-Trailer: t\r\n\r\n';
     everySplit(wire, (r) => {
       assert.equal(r.body, "hello, chunked!");
       assert.equal(r.complete, true);
@@ -109,10 +109,51 @@ describe("h1 response parser", () => {
     ["a 101 nobody asked for", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", /101/],
     ["a malformed chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /chunk size/],
     ["chunk data without its CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n", /CRLF/],
+    // F1: llhttp reads `chunked<TAB>` as not chunked (body until close) and refuses a tab in a length.
+    ["a tab after chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
+    ["a space and a tab after chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \t\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
+    ["a tab after gzip, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\t\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
+    ["a tab after a Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 3\t\r\n\r\nabc", /Content-Length/],
+    // NBSP (0xA0) is whitespace to String.prototype.trim, not to llhttp: chunked<NBSP> is not chunked there.
+    ["a no-break space after chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
+    ["a no-break space before a Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: \xa03\r\n\r\nabc", /Content-Length/],
+    ["a transfer coding that is not a token", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;q=1, chunked\r\n\r\n0\r\n\r\n", /Transfer-Encoding/],
+    ["a tab after a Content-Length on a 204", "HTTP/1.1 204 No Content\r\nContent-Length: 0\t\r\n\r\n", /Content-Length/],
+    // llhttp refuses these too: whitespace or a bare `;` in a chunk-size line, a malformed extension.
+    ["whitespace after a chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n", /chunk size/],
+    ["an empty chunk extension", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n0\r\n\r\n", /chunk size/],
+    ["a chunk extension value that is neither token nor quoted string", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b/c\r\nabc\r\n0\r\n\r\n", /chunk size/],
+    ["an unterminated quoted chunk extension", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\r\nabc\r\n0\r\n\r\n", /chunk size/],
+    // RFC 9110 §6.5.1: framing fields have no place in trailers (llhttp refuses a Content-Length there).
+    ["a Content-Length trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n", /trailer/],
   ];
   for (const [name, wire, re] of REFUSED) {
     test(`refuses ${name}`, () => refused([wire], re));
   }
+
+  test("refuses a bare-LF head at its first bare LF, not after waiting for a blank line that never comes", () => {
+    const wire = "HTTP/1.1 200 OK\nContent-Length: 2\n\nhi";
+    const firstLf = wire.indexOf("\n");
+    refused([wire], /bare LF/);
+    // Wherever the reads split it, the read holding that LF is refused.
+    for (let cut = firstLf + 1; cut <= wire.length; cut++) refused([wire.slice(0, cut), wire.slice(cut)], /bare LF/);
+    for (let cut = 1; cut <= firstLf; cut++) {
+      const p = new ResponseParser();
+      p.start({ onHead: () => undefined, onBody: () => undefined, onComplete: () => undefined }, false);
+      p.execute(Buffer.from(wire.slice(0, cut), "latin1"));
+      assert.throws(() => p.execute(Buffer.from(wire.slice(cut), "latin1")), /bare LF/);
+    }
+  });
+
+  test("refuses at once a head that cannot become valid: a CR without its LF, or no HTTP/1.x status line", () => {
+    refused(["HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\n"], /CR/);
+    refused(["HTTP/1.1 200 OK\rX"], /CR/);
+    refused(["SSH-2.0-OpenSSH_9.2\r\n"], /status line/);
+    refused(["\r\nHTTP/1.1 200 OK\r\n"], /status line/);
+    refused(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc"], /bare LF/);
+    refused(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r", "x"], /CR/);
+    refused(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\n"], /bare LF/);
+  });
 
   test("refuses a head over 16 KiB, whether or not its end has arrived", () => {
     const big = `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(17_000)}`;

@@ -234,18 +234,6 @@ export async function loopTurns(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
-/** A deterministic [0, 1) source (mulberry32) for seeded tests: distributions that never flake, failures that replay. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A table over one State, revision 1. */
 export const table = (s: unknown, random?: () => number) => compileTable(state(s), 1, random ? { random } : {});
 

@@ -5,8 +5,9 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildKeys, type Keys } from "@switchyard/shared";
 import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
-import { Upstreams } from "../src/serve/upstreams.js";
 import { createProxyServer } from "../src/serve/front/listener.js";
+import { Upstreams } from "../src/serve/upstreams.js";
+import { statsConnection } from "../src/redis.js";
 import { TrafficCounters } from "../src/signals/counters.js";
 import { Servers, listen, send, table } from "./proxy-fixture.js";
 
@@ -29,7 +30,7 @@ after(async () => {
 });
 
 function counters(keys: Keys, flushMs = 50, url = server.url): TrafficCounters {
-  const c = new TrafficCounters({ url, keys, flushMs, log: silent, finalFlushTimeoutMs: 500 });
+  const c = new TrafficCounters({ redis: statsConnection({ url }, silent), keys, flushMs, log: silent, finalFlushTimeoutMs: 500 });
   live.push(c);
   c.start();
   return c;
@@ -64,7 +65,7 @@ test("counts 5xx (the edge's 502 and 504 included) as errors, other statuses as 
   for (const status of [200, 200, 499]) c.record("green", status);
   c.record("127.0.0.1:3001", 504);
   for (const status of [400, 404, 502, 503]) c.record("-", status);
-  assert.deepEqual(c.status().unflushed, {
+  assert.deepEqual({ ...c.status().unflushed }, {
     blue: { requests: 9, errors: 4 },
     green: { requests: 2, errors: 0 },
     "127.0.0.1:3001": { requests: 1, errors: 1 },
@@ -125,7 +126,7 @@ test("keeps its deltas while Redis is killed and delivers them exactly once to t
   // Several flush periods pass while Redis is gone; the deltas stay whole.
   const downSince = Date.now();
   await waitFor(() => Date.now() - downSince >= 300, { timeoutMs: 1000, what: "outage held for several flush periods" });
-  assert.deepEqual(c.status().unflushed, { blue: { requests: 4, errors: 1 } });
+  assert.deepEqual({ ...c.status().unflushed }, { blue: { requests: 4, errors: 1 } });
 
   await server.start();
   // The restarted Redis is empty: it holds exactly the deltas since the last successful flush.
@@ -152,7 +153,7 @@ test("a flush sent into a paused Redis lands once on resume, and records made me
     // Longer than the link's command timeout and watchdog: a flush here is neither timed out nor resent.
     await waitFor(() => Date.now() - sentAt >= 3500, { timeoutMs: 5000, intervalMs: 100, what: "a 3.5 s pause" });
     assert.equal(c.status().inFlight, true);
-    assert.deepEqual(c.status().unflushed, { blue: { requests: 5, errors: 3 } });
+    assert.deepEqual({ ...c.status().unflushed }, { blue: { requests: 5, errors: 3 } });
   } finally {
     server.resume();
   }
@@ -166,7 +167,7 @@ test("keeps the deltas of HINCRBYs that Redis refused (stats key of the wrong ty
   const c = counters(keys);
   times(c, "blue", 503, 2);
   await waitFor(() => c.status().failures >= 2, { timeoutMs: 5000, what: "refused flushes" });
-  assert.deepEqual(c.status().unflushed, { blue: { requests: 2, errors: 2 } });
+  assert.deepEqual({ ...c.status().unflushed }, { blue: { requests: 2, errors: 2 } });
   await redis.del(keys.stats);
   await waitFor(() => drained(c), { what: "flush once the key is usable" });
   assert.deepEqual(await stats(keys), { "req:blue": "2", "err:blue": "2" });

@@ -7,23 +7,22 @@ import { performance } from "node:perf_hooks";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, PROTOCOL_VERSION, ProbeReport, StoreWriter, buildKeys, type State } from "@switchyard/shared";
+import { MIN_LOG_CAP, PROTOCOL_VERSION, ProbeReport, StoreWriter, buildKeys } from "@switchyard/shared";
 import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle , readyClient } from "@switchyard/testkit";
-import { SyncRunner } from "../src/sync/runner.js";
 import { closeServer, listen } from "./proxy-fixture.js";
+import { makeSync, type SyncFixture } from "./sync-fixture.js";
 
-// One agent (an in-process SyncRunner wired as main.ts wires it) answering probes against real servers.
+// One agent (its push flow and probe responder in process, wired as edge.ts wires them) answering probes against real servers.
 const AGENT = "edge-1";
 const keys = buildKeys(randomPrefix());
 let server: RedisHandle;
 let redis: Redis;
 let sub: Redis;
-let runner: SyncRunner;
+let agent: SyncFixture;
 let numsubAtUp: Promise<unknown[]>;
 let dir: string;
 const done: string[] = [];
 const logs: { level: number; msg: string }[] = [];
-const installs: { revision: number; state: State }[] = [];
 const servers: Server[] = [];
 const held: ServerResponse[] = [];
 const t: Record<"ok" | "redirect" | "failing" | "silent" | "unix" | "refused", string> = {
@@ -61,27 +60,17 @@ before(async () => {
   t.refused = `127.0.0.1:${await freePort()}`;
 
   const log = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  runner = new SyncRunner(
-    keys,
-    {
-      link: { url: server.url, pingIntervalMs: 500, pingTimeoutMs: 1000, commandTimeoutMs: 1500 },
-      proof: { id: AGENT, version: "test", address: "127.0.0.1:0", intervalMs: 500, ttlMs: 2000 },
-      retryMs: 500,
-      probes: true,
-    },
-    (revision, state) => void installs.push({ revision, state }),
-    log,
-  );
-  runner.link.once("up", () => {
+  agent = makeSync(server, redis, { id: AGENT, keys, log, probes: true });
+  agent.link.once("up", () => {
     numsubAtUp = redis.pubsub("NUMSUB", keys.changes, keys.probes) as Promise<unknown[]>;
   });
-  await runner.start();
-  await waitFor(() => runner.status().redis === "connected", { timeoutMs: 10_000, what: "agent link up" });
+  await agent.start();
+  await waitFor(() => agent.sync.status().redis === "connected", { timeoutMs: 10_000, what: "agent link up" });
 });
 
 after(async () => {
   server.resume();
-  await runner?.stop();
+  await agent?.stop();
   for (const res of held.splice(0)) res.destroy();
   for (const s of servers) await closeServer(s);
   sub.disconnect();
@@ -183,13 +172,13 @@ test("ignores a non-JSON and a schema-invalid probe request with a log line, and
 
   const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
   await writer.write([{ op: "route.put", host: "a.test", route: { upstream: t.ok } }], { actor: "t" });
-  await waitFor(() => installs.some((i) => i.state.routes["a.test"] !== undefined), { what: "route applied after bad probes" });
-  assert.equal(runner.status().lastError, null);
+  await waitFor(() => agent.installs.some((i) => i.state.routes["a.test"] !== undefined), { what: "route applied after bad probes" });
+  assert.equal(agent.sync.status().lastError, null);
 });
 
 test("after a Redis restart both channels are subscribed again: probes are answered and changes applied", async () => {
   await server.restart();
-  await waitFor(() => runner.status().redis === "connected", { timeoutMs: 15_000, what: "link up after restart" });
+  await waitFor(() => agent.sync.status().redis === "connected", { timeoutMs: 15_000, what: "link up after restart" });
   await waitFor(async () => ((await redis.pubsub("NUMSUB", keys.probeDone)) as unknown[])[1] === 1, { timeoutMs: 15_000, what: "test subscriber back" });
   const { report } = await probe([t.ok, t.refused]);
   assert.equal(report.results[t.ok]?.ok, true);
@@ -197,5 +186,5 @@ test("after a Redis restart both channels are subscribed again: probes are answe
 
   const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
   await writer.write([{ op: "route.put", host: "after-restart.test", route: { upstream: t.ok } }], { actor: "t" });
-  await waitFor(() => installs.at(-1)?.state.routes["after-restart.test"] !== undefined, { timeoutMs: 5000, what: "change applied after restart" });
+  await waitFor(() => agent.installs.at(-1)?.state.routes["after-restart.test"] !== undefined, { timeoutMs: 5000, what: "change applied after restart" });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
-import { MIN_LOG_CAP, PROTOCOL_VERSION, StoreReader, buildKeys } from "@switchyard/shared";
+import { AgentRecord, MIN_LOG_CAP, PROTOCOL_VERSION, StoreReader } from "@switchyard/shared";
 import { randomPrefix, startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 import { pino } from "pino";
 import { SyncEngine } from "../src/sync/sync.js";
@@ -16,7 +16,7 @@ before(async () => {
   redis = new Redis(server.url);
 });
 afterEach(async () => {
-  for (const f of running.splice(0)) await f.runner.stop();
+  for (const f of running.splice(0)) await f.stop();
 });
 after(async () => {
   redis.disconnect();
@@ -24,10 +24,10 @@ after(async () => {
 });
 
 async function started(id?: string) {
-  const f = makeSync(server, redis, id);
+  const f = makeSync(server, redis, { id });
   running.push(f);
-  await f.runner.start();
-  await waitFor(() => f.runner.status().initialized, { what: "first table" });
+  await f.start();
+  await waitFor(() => f.sync.status().initialized, { what: "first table" });
   return f;
 }
 
@@ -43,7 +43,8 @@ describe("push sync", () => {
     try {
       await f.writer.write([putPool("blue"), putRoute("a.com", "blue")], { actor: "t" });
       await at(f, 1);
-      assert.deepEqual(f.current()?.state.routes, { "a.com": { upstream: "blue" } });
+      // Routes are a null-prototype object (shared dict.ts); compare the entries.
+      assert.deepEqual({ ...f.current()?.state.routes }, { "a.com": { upstream: "blue" } });
       await waitFor(() => acks.length > 0, { what: "ack" });
       assert.deepEqual({ ...(acks[0] as object), appliedAt: 0 }, { v: PROTOCOL_VERSION, agent: "agent-a", revision: 1, appliedAt: 0 });
       const record = JSON.parse((await redis.get(f.keys.agent("agent-a"))) ?? "{}");
@@ -81,7 +82,7 @@ describe("push sync", () => {
     await at(f, 6);
     assert.ok(f.downs.length > downs, "the link noticed the kill");
     assert.equal(Object.keys(f.current()?.state.routes ?? {}).length, 5);
-    await waitFor(() => f.runner.status().redis === "connected", { what: "reconnected" });
+    await waitFor(() => f.sync.status().redis === "connected", { what: "reconnected" });
   });
 
   test("rejects an invalid snapshot and keeps its table", async () => {
@@ -89,11 +90,11 @@ describe("push sync", () => {
     await f.writer.write([putPool("blue"), putRoute("a.com", "blue")], { actor: "t" });
     await at(f, 1);
     await redis.multi().hset(f.keys.pools, "blue", '{"targets":[{"address":"127.0.0.0.:38888"}]}').set(f.keys.rev, 5).exec();
-    f.runner.engine.resync();
-    await waitFor(() => f.runner.status().lastError, { what: "an error" });
-    assert.match(f.runner.status().lastError ?? "", /not a valid IPv4/);
+    f.sync.resync();
+    await waitFor(() => f.sync.status().lastError, { what: "an error" });
+    assert.match(f.sync.status().lastError ?? "", /not a valid IPv4/);
     assert.equal(f.current()?.revision, 1);
-    assert.equal(f.runner.status().revision, 1);
+    assert.equal(f.sync.status().revision, 1);
   });
 
   test("does not install a state the table compiler refuses", async () => {
@@ -101,15 +102,51 @@ describe("push sync", () => {
     await f.writer.write([putPool("blue")], { actor: "t" });
     await at(f, 1);
     await f.writer.write([putRoute("reject.example", "blue")], { actor: "t" });
-    await waitFor(() => f.runner.status().lastError, { what: "an error" });
+    await waitFor(() => f.sync.status().lastError, { what: "an error" });
     assert.equal(f.current()?.revision, 1);
+  });
+
+  test("nacks a revision it refuses in its record (rejected: revision and reason), and drops the nack once a later revision applies", async () => {
+    const f = await started("agent-n");
+    const record = async () => AgentRecord.parse(JSON.parse((await redis.get(f.keys.agent("agent-n"))) ?? "null"));
+    await f.writer.write([putPool("blue")], { actor: "t" });
+    await at(f, 1);
+    await f.writer.write([putRoute("reject.example", "blue")], { actor: "t" });
+    await waitFor(async () => (await record()).rejected?.revision === 2, { what: "nack of revision 2 in the record" });
+    assert.match((await record()).rejected?.reason ?? "", /^snapshot at revision 2 rejected: compile refused this state/);
+    assert.deepEqual(f.sync.status().rejected, (await record()).rejected);
+    assert.equal((await record()).revision, 1);
+
+    await f.writer.write([{ op: "route.del", host: "reject.example" }], { actor: "t" });
+    await at(f, 3);
+    await waitFor(async () => (await record()).revision === 3, { what: "revision 3 in the record" });
+    assert.equal((await record()).rejected, undefined);
+    assert.equal(f.sync.status().rejected, null);
+  });
+
+  test("nacks a change message that does not apply to the store's state (a route naming no pool)", async () => {
+    const f = await started();
+    await f.writer.write([putPool("blue")], { actor: "t" });
+    await at(f, 1);
+    const forged = { v: 1, rev: 2, at: Date.now(), actor: "x", ops: [{ op: "route.put", host: "a.com", route: { upstream: "ghost" } }] };
+    await redis.publish(f.keys.changes, JSON.stringify(forged));
+    await waitFor(() => f.sync.status().rejected?.revision === 2, { what: "nack of revision 2" });
+    assert.match(f.sync.status().rejected?.reason ?? "", /^revision 2 rejected: .*unknown pool 'ghost'/);
+    assert.equal(f.current()?.revision, 1);
+    // The real revision 2 applies and clears it.
+    await f.writer.write([putRoute("a.com", "blue")], { actor: "t" });
+    await at(f, 2);
+    assert.equal(f.sync.status().rejected, null);
   });
 });
 
 describe("gap repair (engine driven directly)", () => {
-  function engine(keys: ReturnType<typeof buildKeys>) {
+  // The fixture's link is never started: these tests feed the engine themselves.
+  function engine({ keys, link }: SyncFixture) {
     const installs: { revision: number; routes: number }[] = [];
     const e = new SyncEngine({
+      link,
+      retryMs: 500,
       reader: new StoreReader(redis, keys),
       log: pino({ level: "silent" }),
       install: (revision, state) => void installs.push({ revision, routes: Object.keys(state.routes).length }),
@@ -121,7 +158,7 @@ describe("gap repair (engine driven directly)", () => {
 
   test("repairs a gap from the change log with one install covering every missed revision", async () => {
     const f = makeSync(server, redis);
-    const { e, installs } = engine(f.keys);
+    const { e, installs } = engine(f);
     await f.writer.write([putPool("blue")], { actor: "t" });
     e.resync();
     await e.idle();
@@ -134,7 +171,7 @@ describe("gap repair (engine driven directly)", () => {
 
   test("falls back to a snapshot when the log no longer reaches back", async () => {
     const f = makeSync(server, redis);
-    const { e, installs } = engine(f.keys);
+    const { e, installs } = engine(f);
     await f.writer.write([putPool("blue")], { actor: "t" });
     e.resync();
     await e.idle();
@@ -148,7 +185,7 @@ describe("gap repair (engine driven directly)", () => {
 
   test("applies messages buffered during start-up in revision order after the snapshot", async () => {
     const f = makeSync(server, redis);
-    const { e, installs } = engine(f.keys);
+    const { e, installs } = engine(f);
     await f.writer.write([putPool("blue")], { actor: "t" });
     const route = (rev: number, host: string) =>
       JSON.stringify({ v: 1, rev, at: 1, actor: "t", ops: [{ op: "route.put", host, route: { upstream: "blue" } }] });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { State } from "@switchyard/shared";
-import { seeded } from "./proxy-fixture.js";
+import { seeded } from "@switchyard/testkit";
 import { SmoothWeightedRoundRobin, compileTable, type Resolution, type RouteTable } from "../src/serve/table.js";
 
 const compile = (s: unknown, random?: () => number) => compileTable(State.parse(s), 7, random ? { random } : {});

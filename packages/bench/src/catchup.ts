@@ -34,6 +34,9 @@ async function oneSize(redisUrl: string, hosts: number, pools: number, rounds: n
     await writeState(redis, keys, state);
     const writer = new StoreWriter(redis, keys, 2000);
     const engine = new SyncEngine({
+      // Never started, so no link is listened to: resync() is driven by hand below.
+      link: { connected: true, problem: null, on: () => undefined, off: () => undefined },
+      retryMs: 2000,
       reader: new StoreReader(redis, keys),
       log: quiet,
       // As the agent installs: the table is compiled in slices, then swapped.

@@ -1,8 +1,10 @@
 import { randomPrefix } from "@switchyard/testkit";
 import { WRK, paced, saturate } from "./load.js";
 import { QUICK, ROUNDS, cpuMicros, processTree, ratioOf, rssSampler, summarize, type Summary } from "./measure.js";
-import { NGINX, startNginxProxy, startNginxUpstream } from "./nginx.js";
+import { HAPROXY, startHaproxy } from "./haproxy.js";
+import { NGINX, acceptedBy, startNginxProxy, startNginxUpstream } from "./nginx.js";
 import { agentFeatures, startAgent, startServer, stopAll, type Server } from "./procs.js";
+import { connectionReuse, type ReuseReport, type ReuseSubject } from "./reuse.js";
 import { buildKeys, connect, writeState } from "./state.js";
 
 /**
@@ -17,12 +19,19 @@ const SAT_S = QUICK ? 2 : 5;
 const DATAPATH_ROUNDS = QUICK ? ROUNDS : 5;
 const RATE = 1500;
 const RATE_MS = QUICK ? 1500 : 2000;
+/** Routed to the pool `app` (keepalive 64); what every run below sends. */
 const HOST = "bench.local";
+/** Routed to the upstream's address directly, at default settings: only the reuse runs send it. */
+const DIRECT_HOST = "direct.local";
+/** The agent as shipped: default engine, default options. The targets read its row by this name. */
+export const AGENT = "agent";
+export const NGINX_ROW = "nginx (1 worker, keepalive 64)";
+export const HAPROXY_ROW = "HAProxy (1 thread, http-reuse always)";
 
 interface Variant {
   name: string;
   /** floor: a Node http server answering by itself, what any Node proxy pays before forwarding anything. */
-  kind: "direct" | "floor" | "bare" | "agent" | "nginx";
+  kind: "direct" | "floor" | "bare" | "agent" | "nginx" | "haproxy";
   port: number;
   pid: number;
   pids: number[];
@@ -47,7 +56,10 @@ export interface DatapathReport {
   upstream: string;
   tool: string;
   nginx: boolean;
-  engines: string[];
+  haproxy: boolean;
+  /** The agent's default engine, and the other engines measured (never undici, which is being retired). */
+  engine: string;
+  otherEngines: string[];
   rounds: number;
   satSeconds: number;
   rate: number;
@@ -56,6 +68,7 @@ export interface DatapathReport {
   ratios: { label: string; value: Summary; digits: number }[];
   /** One line per run that had errors. */
   errorNotes: string[];
+  reuse: ReuseReport | undefined;
 }
 
 export async function datapath(redisUrl: string): Promise<DatapathReport> {
@@ -64,22 +77,32 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
   try {
     let upstreamPort: number;
     let upstreamDesc: string;
+    let accepted: () => Promise<number>;
+    let counter: string;
     if (NGINX) {
       const up = await startNginxUpstream();
       started.push(up);
       upstreamPort = up.port;
       upstreamDesc = "nginx `return 200` (1 worker, 100-byte body), a separate process";
+      accepted = up.accepted;
+      counter = "nginx stub_status `accepts` of the upstream";
     } else {
       const up = await startServer("upstream");
       procs.push(up);
       upstreamPort = up.port;
       upstreamDesc = "Node http server (servers.mjs, 100-byte body), a separate process";
+      accepted = () => acceptedBy(up.port, (text) => text);
+      counter = "the Node upstream's count of 'connection' events";
     }
     const target = `127.0.0.1:${upstreamPort}`;
 
     const prefix = randomPrefix("bench-dp");
     const redis = connect(redisUrl);
-    await writeState(redis, buildKeys(prefix), { defaultUpstream: null, pools: { app: { targets: [{ address: target, weight: 1 }], keepalive: 64 } }, routes: { [HOST]: { upstream: "app" } } });
+    await writeState(redis, buildKeys(prefix), {
+      defaultUpstream: null,
+      pools: { app: { targets: [{ address: target, weight: 1 }], keepalive: 64 } },
+      routes: { [HOST]: { upstream: "app" }, [DIRECT_HOST]: { upstream: target } },
+    });
     redis.disconnect();
 
     const variants: Variant[] = [{ name: "direct (no proxy)", kind: "direct", port: upstreamPort, pid: -1, pids: [] }];
@@ -87,7 +110,12 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
     if (NGINX) {
       const n = await startNginxProxy(target);
       started.push(n);
-      add("nginx (1 worker, keepalive 64)", "nginx", n.port, n.pid);
+      add(NGINX_ROW, "nginx", n.port, n.pid);
+    }
+    if (HAPROXY) {
+      const h = await startHaproxy(target);
+      started.push(h);
+      add(HAPROXY_ROW, "haproxy", h.port, h.pid);
     }
     {
       // The Node floor: the http server every Node proxy here is built on, answering by itself
@@ -96,29 +124,36 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
       procs.push(s);
       add("node http server alone (answers itself, no upstream)", "floor", s.port, s.pid);
     }
-    for (const mode of ["bare-http-proxy", "bare-undici", "bare-h1"]) {
-      const s = await startServer(mode, { TARGET: target, KEEPALIVE: "64" });
-      procs.push(s);
-      add(mode, "bare", s.port, s.pid);
-    }
     const features = agentFeatures();
-    const engines = features.engines.length > 0 ? features.engines : [""];
-    for (const engine of engines) {
-      const a = await startAgent({ redisUrl, prefix, id: `dp-${engine || "agent"}`, ...(engine ? { engine } : {}) });
-      procs.push(a);
-      add(engine ? `agent (${engine})` : "agent", "agent", a.port, a.pid);
+    const engine = features.defaultEngine ?? "h1";
+    // The undici engine is being retired (issue 11): never measured. Other engines the config still
+    // offers are, beside their bare library, until they go too.
+    const otherEngines = features.engines.filter((e) => e !== engine && e !== "undici");
+    for (const e of [engine, ...otherEngines]) {
+      const s = await startServer(`bare-${e}`, { TARGET: target, KEEPALIVE: "64" });
+      procs.push(s);
+      add(`bare-${e}`, "bare", s.port, s.pid);
     }
-    if (features.fastPath && engines.includes("h1")) {
-      // What the fast path buys: the same agent with every request through Node's HTTP server.
-      const a = await startAgent({ redisUrl, prefix, id: "dp-h1-node", engine: "h1", env: { AGENT_FAST_PATH: "off" } });
+    {
+      const a = await startAgent({ redisUrl, prefix, id: "dp-agent" });
       procs.push(a);
-      add("agent (h1, AGENT_FAST_PATH=off)", "agent", a.port, a.pid);
+      add(AGENT, "agent", a.port, a.pid);
+    }
+    for (const e of otherEngines) {
+      const a = await startAgent({ redisUrl, prefix, id: `dp-${e}`, engine: e });
+      procs.push(a);
+      add(`agent (AGENT_ENGINE=${e})`, "agent", a.port, a.pid);
+    }
+    if (features.fastPath) {
+      // What the fast path buys: the same agent with every request through Node's HTTP server.
+      const a = await startAgent({ redisUrl, prefix, id: "dp-node-path", env: { AGENT_FAST_PATH: "off" } });
+      procs.push(a);
+      add("agent (AGENT_FAST_PATH=off)", "agent", a.port, a.pid);
     }
     if (features.workers) {
-      const engine = engines[0] ?? "";
-      const a = await startAgent({ redisUrl, prefix, id: "dp-workers", workers: 2, ...(engine ? { engine } : {}) });
+      const a = await startAgent({ redisUrl, prefix, id: "dp-workers", workers: 2 });
       procs.push(a);
-      add(`agent (${engine || "default"}, AGENT_WORKERS=2)`, "agent", a.port, a.pid);
+      add("agent (AGENT_WORKERS=2)", "agent", a.port, a.pid);
     }
     // Worker processes exist by now (the agent is ready only once every worker has a table).
     for (const v of variants) v.pids = v.pid > 0 ? processTree(v.pid) : [];
@@ -178,27 +213,43 @@ export async function datapath(redisUrl: string): Promise<DatapathReport> {
 
     const ratios: DatapathReport["ratios"] = [];
     const nginx = variants.find((v) => v.kind === "nginx");
+    const haproxy = variants.find((v) => v.kind === "haproxy");
+    const compare = (a: Variant, ref: Variant, refName: string) => {
+      ratios.push({ label: `${a.name} CPU/req ÷ ${refName} CPU/req (saturation)`, value: ratioOf(get(a.name, "cpu"), get(ref.name, "cpu")), digits: 2 });
+      ratios.push({ label: `${a.name} CPU/req ÷ ${refName} CPU/req (${RATE} rps)`, value: ratioOf(get(a.name, "rateCpu"), get(ref.name, "rateCpu")), digits: 2 });
+      ratios.push({ label: `${a.name} rps ÷ ${refName} rps (saturation)`, value: ratioOf(get(a.name, "rps"), get(ref.name, "rps")), digits: 2 });
+    };
     for (const a of variants.filter((v) => v.kind === "agent")) {
-      if (nginx) {
-        ratios.push({ label: `${a.name} CPU/req ÷ nginx CPU/req (saturation)`, value: ratioOf(get(a.name, "cpu"), get(nginx.name, "cpu")), digits: 2 });
-        ratios.push({ label: `${a.name} CPU/req ÷ nginx CPU/req (${RATE} rps)`, value: ratioOf(get(a.name, "rateCpu"), get(nginx.name, "rateCpu")), digits: 2 });
-        ratios.push({ label: `${a.name} rps ÷ nginx rps (saturation)`, value: ratioOf(get(a.name, "rps"), get(nginx.name, "rps")), digits: 2 });
-      }
+      if (nginx) compare(a, nginx, "nginx");
+      if (haproxy && a.name === AGENT) compare(a, haproxy, "HAProxy");
     }
+    if (nginx && haproxy) compare(haproxy, nginx, "nginx");
     const floor = variants.find((v) => v.kind === "floor");
     if (nginx && floor) {
       ratios.push({ label: `${floor.name} CPU/req ÷ nginx CPU/req (saturation)`, value: ratioOf(get(floor.name, "cpu"), get(nginx.name, "cpu")), digits: 2 });
     }
-    for (const [engine, bare] of [["h1", "bare-h1"], ["undici", "bare-undici"], ["http-proxy", "bare-http-proxy"]] as const) {
+    for (const e of [engine, ...otherEngines]) {
       // Same engine, single process: what routing, header handling and counters add to the bare library.
-      const a = variants.find((v) => v.name === `agent (${engine})`) ?? (engines[0] === "" && engine === "http-proxy" ? variants.find((v) => v.name === "agent") : undefined);
-      if (!a) continue;
-      const over = (k: string) => summarize(get(a.name, k).map((x, i) => x / (get(bare, k)[i] ?? NaN) - 1));
-      ratios.push({ label: `routing overhead ${engine}: agent ÷ ${bare} CPU/req − 1 (saturation)`, value: over("cpu"), digits: 2 });
-      ratios.push({ label: `routing overhead ${engine}: agent ÷ ${bare} CPU/req − 1 (${RATE} rps)`, value: over("rateCpu"), digits: 2 });
+      const agent = e === engine ? AGENT : `agent (AGENT_ENGINE=${e})`;
+      const over = (k: string) => summarize(get(agent, k).map((x, i) => x / (get(`bare-${e}`, k)[i] ?? NaN) - 1));
+      ratios.push({ label: `routing overhead ${e}: ${agent} ÷ bare-${e} CPU/req − 1 (saturation)`, value: over("cpu"), digits: 2 });
+      ratios.push({ label: `routing overhead ${e}: ${agent} ÷ bare-${e} CPU/req − 1 (${RATE} rps)`, value: over("rateCpu"), digits: 2 });
     }
+
+    // Connection reuse, after the rounds (its 500-connection runs would disturb them).
+    const agentRow = variants.find((v) => v.name === AGENT) as Variant;
+    const subjects: ReuseSubject[] = [
+      { name: "agent, direct-address route (default settings)", port: agentRow.port, host: DIRECT_HOST },
+      { name: "agent, pool with keepalive 64", port: agentRow.port, host: HOST },
+      ...(nginx ? [{ name: NGINX_ROW, port: nginx.port, host: HOST }] : []),
+      ...(haproxy ? [{ name: HAPROXY_ROW, port: haproxy.port, host: HOST }] : []),
+    ];
+    const reuse = await connectionReuse(subjects, accepted, counter);
     const tool = WRK ? "wrk -t2 -c50" : "autocannon -c50 (wrk not installed; autocannon reports latency in whole ms)";
-    return { upstream: upstreamDesc, tool, nginx: !!NGINX, engines, rounds: DATAPATH_ROUNDS, satSeconds: SAT_S, rate: RATE, rateMs: RATE_MS, variants: results, ratios, errorNotes: notes };
+    return {
+      upstream: upstreamDesc, tool, nginx: !!NGINX, haproxy: !!HAPROXY, engine, otherEngines, rounds: DATAPATH_ROUNDS, satSeconds: SAT_S, rate: RATE, rateMs: RATE_MS,
+      variants: results, ratios, errorNotes: notes, reuse,
+    };
   } finally {
     await stopAll([...procs, ...started]);
   }

@@ -110,11 +110,14 @@ export interface PacedTarget {
 
 export interface PacedSample {
   target: number;
-  /** Wall clock (ms) when the request was sent: compared with ack times in the cutover section. */
-  start: number;
+  /** performance.now() in this process when the request was sent, and when its body had all arrived. */
+  sent: number;
+  done: number;
   latencyUs: number;
   status: number;
   body: string;
+  /** The value of the response header named by PacedOptions.header, when asked for and present. */
+  header: string | undefined;
 }
 
 export interface PacedOptions {
@@ -126,6 +129,8 @@ export interface PacedOptions {
   hostHeader: (i: number) => string;
   connectionsPerTarget?: number;
   keepBody?: boolean;
+  /** A response header to keep in each sample (lower case). */
+  header?: string;
 }
 
 export interface PacedRun {
@@ -157,7 +162,7 @@ export function startPaced(o: PacedOptions): PacedRun {
   const one = (i: number) => {
     const ti = i % o.targets.length;
     const t = o.targets[ti] as PacedTarget;
-    const start = Date.now();
+    const sent = performance.now();
     const h0 = process.hrtime.bigint();
     outstanding++;
     const done = () => {
@@ -169,7 +174,9 @@ export function startPaced(o: PacedOptions): PacedRun {
       if (o.keepBody) res.setEncoding("utf8").on("data", (d: string) => (body += d));
       else res.resume();
       res.on("end", () => {
-        samples.push({ target: ti, start, latencyUs: Number(process.hrtime.bigint() - h0) / 1000, status: res.statusCode ?? 0, body });
+        const h = o.header === undefined ? undefined : res.headers[o.header];
+        const header = typeof h === "string" ? h : undefined;
+        samples.push({ target: ti, sent, done: performance.now(), latencyUs: Number(process.hrtime.bigint() - h0) / 1000, status: res.statusCode ?? 0, body, header });
         done();
       });
       res.on("error", (err) => {

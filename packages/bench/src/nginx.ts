@@ -1,8 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { request } from "node:http";
 import { join } from "node:path";
-import { freePort, waitFor } from "@switchyard/testkit";
+import { freePort } from "@switchyard/testkit";
+import { startDaemon, type Daemon } from "./daemon.js";
 
 /**
  * nginx as the reference proxy (and, when installed, as the upstream: `return 200` costs next to no
@@ -20,11 +22,7 @@ export function nginxVersion(): string {
   return /nginx\/(\S+)/.exec(`${r.stderr}${r.stdout}`)?.[1] ?? "installed (version unknown)";
 }
 
-export interface Nginx {
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
+export type Nginx = Daemon;
 
 const common = (dir: string) => `
 worker_processes 1;
@@ -43,41 +41,14 @@ http {
   keepalive_requests 1000000;
 `;
 
-async function launch(conf: string, label: string): Promise<Nginx> {
+async function launch(conf: string, label: string, extraPort?: number): Promise<Nginx> {
   if (!NGINX) throw new Error("nginx is not installed");
   const dir = mkdtempSync(join(tmpdir(), `switchyard-bench-nginx-${label}-`));
   for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"]) mkdirSync(join(dir, d));
   const port = await freePort();
   const file = join(dir, "nginx.conf");
-  writeFileSync(file, common(dir) + conf.replaceAll("@PORT@", String(port)) + "\n}\n");
-  let stderr = "";
-  const child: ChildProcess = spawn(NGINX, ["-p", dir, "-e", "stderr", "-c", file, "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const kill = () => child.kill("SIGKILL");
-  process.once("exit", kill);
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`nginx (${label}) exited: ${stderr}`);
-      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { host: "bench.local" } }).catch(() => undefined);
-      return r !== undefined && (await r.arrayBuffer(), true);
-    },
-    { timeoutMs: 10_000, what: `nginx ${label} on ${port}` },
-  );
-  return {
-    port,
-    pid: child.pid ?? -1,
-    async stop() {
-      process.removeListener("exit", kill);
-      if (child.exitCode === null) {
-        const exited = new Promise<void>((r) => child.once("exit", () => r()));
-        child.kill("SIGQUIT");
-        const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-        await exited;
-        clearTimeout(t);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  writeFileSync(file, common(dir) + conf.replaceAll("@PORT@", String(port)).replaceAll("@EXTRA@", String(extraPort ?? 0)) + "\n}\n");
+  return startDaemon(`nginx (${label})`, NGINX, ["-p", dir, "-e", "stderr", "-c", file, "-g", "daemon off;"], { port, dir, stopSignal: "SIGQUIT" });
 }
 
 /** The reference proxy: 1 worker, proxy_pass to an upstream block with keep-alive connections. */
@@ -98,16 +69,52 @@ export function startNginxProxy(upstream: string, keepalive = 64): Promise<Nginx
   );
 }
 
-/** An upstream answering every request with a 100-byte body. */
-export function startNginxUpstream(): Promise<Nginx> {
+export interface NginxUpstream extends Nginx {
+  /** Connections nginx has accepted so far (stub_status `accepts`), see acceptedBy. */
+  accepted(): Promise<number>;
+}
+
+/**
+ * An upstream answering every request with a 100-byte body, with stub_status on a second port: its
+ * `accepts` counter is how the bench counts the new upstream connections a proxy opens.
+ */
+export async function startNginxUpstream(): Promise<NginxUpstream> {
   const body = "switchyard bench upstream\\n".padEnd(100 + 1, "x"); // "\\n" is one byte once nginx reads it
-  return launch(
+  const statusPort = await freePort();
+  const n = await launch(
     `
   server {
     listen 127.0.0.1:@PORT@;
     default_type text/plain;
     location / { return 200 "${body}"; }
+  }
+  server {
+    listen 127.0.0.1:@EXTRA@;
+    location / { stub_status; }
   }`,
     "upstream",
+    statusPort,
   );
+  return { ...n, accepted: () => acceptedBy(statusPort, (text) => /^\s*(\d+)\s+\d+\s+\d+\s*$/m.exec(text)?.[1]) };
+}
+
+/**
+ * Reads an accepted-connections counter over a connection of its own (no keep-alive), which the
+ * counter already includes when it answers: between two readings, others opened second − first − 1.
+ */
+export function acceptedBy(port: number, parse: (body: string) => string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/__connections", agent: false, headers: { connection: "close" }, timeout: 5000 }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        const n = Number(parse(text));
+        if (Number.isFinite(n)) resolve(n);
+        else reject(new Error(`no connection count in ${JSON.stringify(text)}`));
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("connection count timed out")));
+    req.on("error", reject);
+    req.end();
+  });
 }

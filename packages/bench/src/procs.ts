@@ -15,7 +15,7 @@ export interface Server {
 }
 
 /** What the agent's config accepts right now: it is being extended while this bench is written. */
-export function agentFeatures(): { engines: string[]; defaultEngine: string | undefined; workers: boolean; fastPath: boolean } {
+export function agentFeatures(): { engines: string[]; defaultEngine: string | undefined; workers: boolean; fastPath: boolean; revisionHeader: boolean } {
   const src = readFileSync(new URL("../../agent/src/config.ts", import.meta.url), "utf8");
   const engines = /AGENT_ENGINE:\s*z\.enum\(\[([^\]]*)\]/.exec(src)?.[1];
   return {
@@ -23,6 +23,7 @@ export function agentFeatures(): { engines: string[]; defaultEngine: string | un
     defaultEngine: /AGENT_ENGINE:[^\n]*\.default\("([^"]+)"\)/.exec(src)?.[1],
     workers: src.includes("AGENT_WORKERS"),
     fastPath: src.includes("AGENT_FAST_PATH"),
+    revisionHeader: src.includes("AGENT_REVISION_HEADER"),
   };
 }
 

@@ -1,33 +1,23 @@
-import { SyncRunner } from "@switchyard/agent";
-import { Slicer, buildKeys, type State } from "@switchyard/shared";
-import { compileTableCooperative } from "../../agent/src/serve/table.js";
-import { quiet } from "./state.js";
+import { buildKeys } from "@switchyard/shared";
+import { pushAgent } from "./push-agent.js";
 
 /**
- * COUNT agents in one process for the propagation section: each a SyncRunner with its own command
- * and subscriber connections, installing a compiled table and proving every apply (ack + heartbeat)
- * exactly as an agent process does. Prints {"ready":COUNT} once all are started; SIGTERM stops them.
+ * COUNT agents in one process for the propagation section: each the agent's push flow (link, sync,
+ * proof) with its own command and subscriber connections, installing a compiled table and proving
+ * every apply (ack + heartbeat) exactly as an agent process does. Prints {"ready":COUNT} once all
+ * are started; SIGTERM stops them.
  */
 const env = process.env;
 const count = Number(env.COUNT ?? 1);
 const keys = buildKeys(env.PREFIX ?? "bench");
 const url = env.REDIS_URL ?? "";
 
-const runners: SyncRunner[] = [];
+const runners: ReturnType<typeof pushAgent>[] = [];
 for (let i = 0; i < count; i += 50) {
   // Batches of 50, so a thousand agents do not all connect and load a snapshot in the same instant.
   const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => {
     const id = `${env.ID_BASE ?? "a"}-${i + j}`;
-    const runner = new SyncRunner(
-      keys,
-      {
-        link: { url, pingIntervalMs: 1000, pingTimeoutMs: 1000, commandTimeoutMs: 2000 },
-        proof: { id, version: "bench", address: "127.0.0.1:0", intervalMs: 1000, ttlMs: 5000 },
-        retryMs: 2000,
-      },
-      async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
-      quiet,
-    );
+    const runner = pushAgent(url, keys, { id });
     runners.push(runner);
     return runner.start();
   });

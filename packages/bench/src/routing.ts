@@ -1,13 +1,14 @@
 import { pathToFileURL } from "node:url";
-import { Slicer, buildKeys, type State } from "@switchyard/shared";
-import { AGENT_NODE_FLAGS, SyncRunner } from "@switchyard/agent";
+import { buildKeys } from "@switchyard/shared";
+import { AGENT_NODE_FLAGS } from "@switchyard/agent";
 import { freePort, randomPrefix } from "@switchyard/testkit";
-import { compileTable, compileTableCooperative, type RouteTable } from "../../agent/src/serve/table.js";
+import { compileTable, type RouteTable } from "../../agent/src/serve/table.js";
 import { WRK, saturate } from "./load.js";
 import { QUICK, ROUNDS, cpuMicros, processTree, ratioOf, rssMB, sleep, summarize, type Summary } from "./measure.js";
 import { startAgent, startServer, stopAll, type AgentProc, type Server } from "./procs.js";
+import { pushAgent } from "./push-agent.js";
 import { resyncUnderLoad, type ResyncRow } from "./resync.js";
-import { bigState, connect, hostName, quiet, writeState } from "./state.js";
+import { bigState, connect, hostName, writeState } from "./state.js";
 
 /**
  * Section 2: routing with 10 000 hosts and 1 000 pools against 1 host. Lookup cost in-process
@@ -61,21 +62,16 @@ function lookupNs(table: RouteTable, hosts: readonly string[]): number {
   return ns;
 }
 
-/** SyncRunner (the agent's push flow) from start() to the first installed table, in this process. */
+/** The agent's push flow (link -> sync -> compile) from start to the first installed table, in this process. */
 async function loadOnce(redisUrl: string, prefix: string): Promise<number> {
   let installed: () => void = () => undefined;
   const done = new Promise<void>((r) => (installed = r));
   const t0 = performance.now();
-  const runner = new SyncRunner(
-    buildKeys(prefix),
-    { link: { url: redisUrl, pingIntervalMs: 1000, pingTimeoutMs: 1000, commandTimeoutMs: 2000 }, retryMs: 2000, onApplied: () => installed() },
-    async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
-    quiet,
-  );
-  await runner.start();
+  const agent = pushAgent(redisUrl, buildKeys(prefix), { onApplied: () => installed() });
+  await agent.start();
   await Promise.race([done, sleep(10_000).then(() => Promise.reject(new Error("snapshot load took over 10 s")))]);
   const ms = performance.now() - t0;
-  await runner.stop();
+  await agent.stop();
   return ms;
 }
 

@@ -1,6 +1,7 @@
 // Child processes for the data-path section, in plain JavaScript so the measured process carries
 // no TypeScript loader (its RSS and CPU are compared with the built agent's).
-//   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured)
+//   MODE=upstream          answers every request with a 100-byte body (the upstream, not measured);
+//                          GET /__connections answers how many connections it has accepted
 //   MODE=bare-http-proxy   minimal http-proxy server, keep-alive agent, static TARGET
 //   MODE=bare-h1           the agent's serve path (built dist/) as the agent runs it: the fast path
 //                          (serve/front/) in front of Node's door, h1 upstreams, with a static TARGET
@@ -21,14 +22,20 @@ const keepalive = Number(process.env.KEEPALIVE ?? 64);
 
 let handler;
 let server;
+let afterCreate = () => undefined;
 if (mode === "upstream") {
   const body = Buffer.alloc(100, "x");
   body.write("switchyard bench upstream\n");
+  // Connections accepted so far, at GET /__connections: how the bench counts a proxy's new upstream
+  // connections when nginx (and its stub_status) is not installed.
+  let accepted = 0;
   handler = (req, res) => {
     req.resume();
+    if (req.url === "/__connections") return void res.end(String(accepted));
     res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
     res.end(body);
   };
+  afterCreate = (server) => server.on("connection", () => accepted++);
 } else if (mode === "bare-http-proxy") {
   const HttpProxy = require("http-proxy");
   // The keep-alive settings the agent's (retired) http-proxy engine used for a pool with keepalive 64.
@@ -59,6 +66,7 @@ if (mode === "upstream") {
 
 server ??= createServer(handler);
 server.keepAliveTimeout = 5000;
+afterCreate(server);
 server.listen(port, host, () => console.log(JSON.stringify({ listening: server.address().port })));
 const stop = () => {
   server.close();

@@ -1,11 +1,19 @@
+import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { Client } from "./client.js";
-import * as cmd from "./commands.js";
-import { ApiError, UsageError } from "./errors.js";
-import { parseAt, parseCount, parseDuration, parsePath, parseRate, parseSteps, parseUpstream, parseWaitTimeout } from "./parse.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerCompletion } from "./commands/completion.js";
+import { registerConfig } from "./commands/config.js";
+import { registerCutover } from "./commands/cutover.js";
+import { registerFleet } from "./commands/fleet.js";
+import type { Act, Ctx } from "./context.js";
+import { describeError, EXIT } from "./errors.js";
 import type { WatchOptions } from "./watch.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:7070";
+
+/** The package's own version (package.json sits one level above both src/ and dist/). */
+export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 export interface Io {
   stdout: { write(text: string): unknown };
@@ -13,6 +21,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Tunes `--watch` reconnects; tests shorten the delays. */
   watch?: WatchOptions;
+  /** Poll interval of `abort`/`promote` while they wait; tests shorten it. */
+  pollMs?: number;
 }
 
 interface GlobalOpts {
@@ -21,100 +31,73 @@ interface GlobalOpts {
   json?: boolean;
 }
 
-function buildProgram(io: Io, setCode: (code: number) => void): Command {
+/** `--json` decides how errors print, including commander's own, which come before any action runs. */
+const wantsJson = (argv: string[]) => argv.slice(0, argv.includes("--") ? argv.indexOf("--") : undefined).includes("--json");
+
+function buildProgram(io: Io, json: boolean, setCode: (code: number) => void): Command {
   const program = new Command("switchyard");
   // Before any .command(): subcommands inherit output routing and the no-process.exit behaviour.
   program
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(json ? JSON.stringify({ error: "usage", message: s.replace(/^error: /, "").trim() }) + "\n" : s),
+    })
     .exitOverride()
-    .showHelpAfterError("(run with --help for usage)")
-    .description("Operate a Switchyard fleet: switch upstreams, run cutovers, inspect agents.")
+    .showHelpAfterError(json ? false : "(run with --help for usage)")
+    .description("Operate a Switchyard fleet: switch upstreams, edit pools and routes, run cutovers, inspect agents and the audit log.")
+    .version(VERSION, "-V, --version", "print the CLI's version")
     .addOption(new Option("--url <url>", `controller URL (env SWITCHYARD_URL, default ${DEFAULT_URL})`))
     .addOption(new Option("--token <token>", "API token (env SWITCHYARD_TOKEN)"))
-    .option("--json", "print the API's JSON instead of tables");
+    .option("--json", "print the API's JSON instead of tables, and errors as JSON on stderr");
 
-  // Resolved per action so `--help` and usage errors never need a token.
-  const ctx = (command: Command): cmd.Ctx => {
+  // Resolved per action, and the client only when a command uses it, so `--help`, `completion`
+  // and usage errors never need a token.
+  const ctx = (command: Command): Ctx => {
     const g = command.optsWithGlobals<GlobalOpts>();
-    const client = new Client({ url: g.url ?? io.env.SWITCHYARD_URL ?? DEFAULT_URL, token: g.token ?? io.env.SWITCHYARD_TOKEN ?? "" });
-    return { client, json: g.json === true, out: (s) => io.stdout.write(s), err: (s) => io.stderr.write(s), ...(io.watch ? { watch: io.watch } : {}) };
+    let client: Client | undefined;
+    return {
+      get client() {
+        return (client ??= new Client({ url: g.url ?? io.env.SWITCHYARD_URL ?? DEFAULT_URL, token: g.token ?? io.env.SWITCHYARD_TOKEN ?? "" }));
+      },
+      json: g.json === true,
+      out: (s) => io.stdout.write(s),
+      err: (s) => io.stderr.write(s),
+      ...(io.watch ? { watch: io.watch } : {}),
+      ...(io.pollMs ? { pollMs: io.pollMs } : {}),
+    };
   };
-  const act = <A extends unknown[]>(fn: (c: cmd.Ctx, ...args: A) => Promise<number>) =>
-    async function (this: Command, ...args: A) {
+  const act: Act = (fn) =>
+    async function (this: Command, ...args) {
       setCode(await fn(ctx(this), ...args));
     };
 
-  program.command("status").description("revision, default upstream, pools, routes and live agents").action(act((c) => cmd.status(c)));
-
-  program.command("agents").description("live agents with their applied revision and lag").action(act((c) => cmd.agents(c)));
-
-  program
-    .command("switch")
-    .description("point HOST at UPSTREAM: a pool, an address (10.0.0.1:8080, unix:/run/app.sock) or a split (blue=90,green=10)")
-    .argument("<host>", "route host, such as demo.local or *.example.com")
-    .argument("<upstream>", "pool, address or pool=weight,... split", parseUpstream)
-    .option("--wait", "wait until every live agent applied the change; exit 1 if some did not")
-    .option("--timeout <ms>", "how long --wait waits, in ms (default 5000)", parseWaitTimeout)
-    .action(act((c, host: string, upstream: ReturnType<typeof parseUpstream>, o: { wait?: boolean; timeout?: number }) => cmd.switchRoute(c, host, upstream, o)));
-
-  program
-    .command("cutover")
-    .description("move one or more hosts to a new upstream, instantly or in canary steps, with health checks and automatic rollback")
-    .argument("<hosts...>", "route hosts to move together")
-    .requiredOption("--to <upstream>", "upstream to move to", parseUpstream)
-    .option("--from <upstream>", "refuse unless every host is on this upstream now", parseUpstream)
-    .option("--canary <steps>", "percentages of traffic per step, ending at 100, such as 5,25,50,100", parseSteps)
-    .option("--interval <duration>", "watch time between canary steps (default 30s)", parseDuration)
-    .option("--bake <duration>", "watch time after the last step (controller default 30s)", parseDuration)
-    .option("--ack-timeout <duration>", "how long each step waits for agent acks (controller default 5s)", parseDuration)
-    .option("--no-preflight", "skip probing the new targets from the edges first")
-    .option("--probe-path <path>", "path the preflight probes (controller default /)", parsePath)
-    .option("--probe-timeout <duration>", "timeout of each preflight probe", parseDuration)
-    .option("--max-error-rate <rate>", "roll back above this error rate, such as 0.05 or 5% (controller default 0.05)", parseRate)
-    .option("--min-requests <n>", "requests needed before the error rate counts (controller default 20)", parseCount)
-    .option("--at <time>", "start at this ISO time with a zone, such as 2026-11-24T18:00:00Z", parseAt)
-    .option("--watch", "follow progress live; exit 0 on succeeded, 1 otherwise")
-    .action(act((c, hosts: string[], o: cmd.CutoverOptions) => cmd.startCutover(c, hosts, o)));
-
-  program.command("cutovers").description("list cutovers, newest first").action(act((c) => cmd.listCutovers(c)));
-
-  program
-    .command("cutover-status")
-    .description("one cutover in detail; --watch follows it")
-    .argument("<id>")
-    .option("--watch", "follow progress live; exit 0 on succeeded, 1 otherwise")
-    .action(act((c, id: string, o: { watch?: boolean }) => (o.watch ? cmd.watchCutover(c, id) : cmd.cutoverStatus(c, id))));
-
-  program
-    .command("abort")
-    .description("stop a cutover and restore the original routes")
-    .argument("<id>")
-    .action(act((c, id: string) => cmd.control(c, id, "abort")));
-
-  program
-    .command("promote")
-    .description("skip the remaining canary steps and the bake: go to 100% now")
-    .argument("<id>")
-    .action(act((c, id: string) => cmd.control(c, id, "promote")));
-
+  // One file per area; `history`/`rollback` (audit.ts), `apply`/`export` and `pool health`
+  // (config.ts) and `--dry-run` (write.ts) join them once the controller serves their endpoints.
+  registerFleet(program, act);
+  registerConfig(program, act);
+  registerAudit(program, act);
+  registerCutover(program, act);
+  registerCompletion(program, act);
   return program;
 }
 
-/** The whole CLI without process globals: returns the exit code. */
+/** The whole CLI without process globals: returns the exit code (see EXIT in errors.ts). */
 export async function run(argv: string[], io: Io): Promise<number> {
-  let code = 0;
-  const program = buildProgram(io, (c) => {
+  let code: number = EXIT.ok;
+  const json = wantsJson(argv);
+  const program = buildProgram(io, json, (c) => {
     code = c;
   });
   try {
     await program.parseAsync(argv, { from: "user" });
     return code;
   } catch (err) {
-    // Commander already printed its message; only the exit code is ours (2: usage, like most CLIs).
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    const message = err instanceof Error ? err.message : String(err);
-    const field = err instanceof ApiError && err.field ? ` (field: ${err.field})` : "";
-    io.stderr.write(`error: ${message}${field}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    // Commander already printed its message (help and --version end here too, with code 0).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const { exit, json: doc, text } = describeError(err);
+    io.stderr.write(json ? JSON.stringify(doc) + "\n" : text + "\n");
+    if (io.env.SWITCHYARD_DEBUG === "1" && err instanceof Error && err.stack) io.stderr.write(err.stack + "\n");
+    return exit;
   }
 }

@@ -64,12 +64,12 @@ export class Client {
     return this.request<T>("GET", path);
   }
 
-  async request<T>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number } = {}): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<T> {
     const signal = AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs);
     const res = await this.#fetch(path, {
       method,
       signal,
-      headers: { ...this.#headers("application/json"), ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+      headers: { ...this.#headers("application/json"), ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...opts.headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     let text: string;
@@ -104,7 +104,7 @@ export class Client {
     try {
       return await fetch(this.base + path, init);
     } catch (err) {
-      throw new CliError(`cannot reach the controller at ${this.base}: ${networkReason(err)}`);
+      throw new CliError(`cannot reach the controller at ${this.base}: ${networkReason(err)}`, "unreachable");
     }
   }
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import { parseDuration as durationMs } from "@switchyard/shared/duration";
 import type { Upstream } from "./types.js";
 
 // Mirrors the controller's pool-name rule so a typo in a split fails before any request is sent.
@@ -29,12 +30,26 @@ export function parseUpstream(raw: string): Upstream {
   return { split: { ...split } };
 }
 
-/** Kept as the string the API expects ("500ms", "30s", "2m", "1h"); only the shape is checked here. */
+const DURATION_HINT = "a duration is a number with a unit, such as 500ms, 30s, 1m30s or 2h";
+
+/**
+ * Kept as the string the API expects; the syntax is the controller's own (`shared/duration.ts`),
+ * so what passes here is read the same way there. The controller still checks each field's limit.
+ */
 export function parseDuration(raw: string): string {
-  const s = raw.trim();
-  if (!/^\d{1,7}(ms|s|m|h)$/.test(s)) throw new InvalidArgumentError("a duration is a number with a unit, such as 500ms, 30s, 2m or 1h");
-  return s;
+  if (durationMs(raw) === undefined) throw new InvalidArgumentError(DURATION_HINT);
+  return raw.trim();
 }
+
+/** A duration turned into milliseconds, within [min, max]. */
+export function parseDurationMs(raw: string, min: number, max: number): number {
+  const ms = durationMs(raw);
+  if (ms === undefined) throw new InvalidArgumentError(DURATION_HINT);
+  if (ms < min || ms > max) throw new InvalidArgumentError(`must be from ${fmt(min)} to ${fmt(max)}`);
+  return ms;
+}
+
+const fmt = (ms: number) => (ms < 1000 ? `${ms}ms` : `${ms / 1000}s`);
 
 /** `5,25,50,100`: increasing integer percentages ending at 100, as the controller requires. */
 export function parseSteps(raw: string): number[] {
@@ -64,12 +79,55 @@ export function parseCount(raw: string): number {
   return n;
 }
 
-/** The write API's `?timeout=MS` bounds. */
+/** `--timeout` of `--wait`: the write API's `?timeout=MS` bounds (1 ms to 120 s), given as a duration. */
 export function parseWaitTimeout(raw: string): number {
-  const s = raw.trim();
-  const n = /^\d{1,6}$/.test(s) ? Number(s) : NaN;
-  if (!(n >= 1 && n <= 120_000)) throw new InvalidArgumentError("a timeout is whole milliseconds from 1 to 120000");
+  return parseDurationMs(raw, 1, 120_000);
+}
+
+/** How long `abort`/`promote` wait for the outcome: up to 10 minutes. */
+export function parseSettleTimeout(raw: string): number {
+  return parseDurationMs(raw, 1, 600_000);
+}
+
+/** `--if-match`: the revision the write expects to be current. */
+export function parseRevision(raw: string): number {
+  const s = raw.trim().replace(/^"(.*)"$/, "$1");
+  const n = /^\d{1,15}$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError("a revision is a whole number, such as 42");
   return n;
+}
+
+/** `--limit` of `audit`: the API's 1 to 1000. */
+export function parseLimit(raw: string): number {
+  const s = raw.trim();
+  const n = /^\d{1,4}$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 1 && n <= 1000)) throw new InvalidArgumentError("a limit is a whole number from 1 to 1000");
+  return n;
+}
+
+/**
+ * A pool target as the CLI prints it: `ADDRESS` or `ADDRESS=WEIGHT` (weight 1 to 100), the same
+ * `name=weight` shape as a split. The controller validates the address itself.
+ */
+export function parseTarget(raw: string): { address: string; weight?: number } {
+  const s = raw.trim();
+  const m = /^(.+?)(?:=(\d{1,3}))?$/.exec(s);
+  if (!m || s === "" || /\s/.test(s)) throw new InvalidArgumentError(`'${raw}' is not ADDRESS or ADDRESS=WEIGHT`);
+  const [, address, weight] = m as unknown as [string, string, string | undefined];
+  if (address.includes("=")) throw new InvalidArgumentError(`'${raw}' is not ADDRESS or ADDRESS=WEIGHT`);
+  if (weight === undefined) return { address };
+  const w = Number(weight);
+  if (!(w >= 1 && w <= 100)) throw new InvalidArgumentError(`weight ${weight} of '${address}' is not from 1 to 100`);
+  return { address, weight: w };
+}
+
+/** `--rule PATH=UPSTREAM` (split at the first `=`): `/api/=green`, `/=blue=90,green=10`. */
+export function parseRule(raw: string, previous: { path: string; upstream: Upstream }[] = []): { path: string; upstream: Upstream }[] {
+  const eq = raw.indexOf("=");
+  const path = eq === -1 ? "" : raw.slice(0, eq).trim();
+  if (!path.startsWith("/") || /\s/.test(path)) throw new InvalidArgumentError(`'${raw}' is not PATH=UPSTREAM with PATH starting with /, such as /api/=green`);
+  if (previous.some((r) => r.path === path)) throw new InvalidArgumentError(`path ${path} is given twice`);
+  return [...previous, { path, upstream: parseUpstream(raw.slice(eq + 1)) }];
 }
 
 /** The controller needs an explicit zone, else "18:00" would mean whatever the server's clock zone is. */

@@ -20,9 +20,16 @@ function describeFrom(c: Cutover): string {
   return froms.map(([h, u]) => `${h}: ${describeUpstream(u)}`).join("; ") || "(unknown)";
 }
 
-function ackLine(s: CutoverStep): string {
+export function ackLine(s: CutoverStep): string {
   const total = s.acks.length + s.stragglers.length;
   return `acked by ${s.acks.length}/${total} agents${s.stragglers.length ? `; stragglers: ${s.stragglers.join(", ")}` : ""}`;
+}
+
+/** The write that put the original routes back, and who applied it. */
+export function restoreLine(r: CutoverStep): string {
+  if (r.revision === null) return "not written yet";
+  const acked = r.acks.length + r.stragglers.length > 0 ? ackLine(r) : "acks pending";
+  return `original routes written back at revision ${r.revision}, ${acked}`;
 }
 
 function readingLine(r: Reading): string {
@@ -54,6 +61,7 @@ export function renderCutover(c: Cutover): string {
   if (c.at) rows.push(["at", c.at]);
   rows.push(["created", `${c.createdAt} by ${c.createdBy}`], ["updated", c.updatedAt]);
   if (c.reason) rows.push(["reason", c.reason]);
+  if (c.restore?.revision != null) rows.push(["restore", restoreLine(c.restore)]);
   let out = rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
   if (c.preflight) out += preflightLines(c.preflight).join("\n") + "\n";
   if (c.steps.length) {
@@ -117,6 +125,7 @@ export class ProgressRenderer {
       if (prev && prev.requests === r.requests && prev.errors === r.errors) continue;
       emit(`reading:${i}`, r.at, readingLine(r));
     }
+    if (c.restore?.revision != null) emit(`restore:${c.restore.revision}:${c.restore.acks.length + c.restore.stragglers.length > 0}`, c.restore.writtenAt ?? c.updatedAt, restoreLine(c.restore));
     stateLine(); // any state this CLI does not know yet still shows up
     if (isTerminal(c.state)) emit("final", c.updatedAt, `${c.state}${c.reason ? `: ${c.reason}` : ""}`);
     return out;

@@ -1,4 +1,4 @@
-import type { Agent, FleetState, Route, Upstream, WaitResult, WriteResult } from "./types.js";
+import type { Agent, FleetState, Pool, Route, Upstream, WaitResult, WriteResult } from "./types.js";
 
 /** Same syntax the CLI accepts, so an operator can paste what they see back into a command. */
 export function describeUpstream(u: Upstream | null | undefined): string {
@@ -10,6 +10,11 @@ export function describeUpstream(u: Upstream | null | undefined): string {
 export function describeRoute(r: Route): string {
   if (r.upstream !== undefined) return describeUpstream(r.upstream);
   return (r.rules ?? []).map((x) => `${x.path} -> ${describeUpstream(x.upstream)}`).join("; ");
+}
+
+/** `ADDRESS` or `ADDRESS=WEIGHT`, as `pool set` takes them. */
+export function describeTargets(p: Pool): string {
+  return p.targets.map((t) => (t.weight && t.weight !== 1 ? `${t.address}=${t.weight}` : t.address)).join(", ");
 }
 
 /** Left-aligned columns separated by two spaces; no colour, so output pipes and diffs cleanly. */
@@ -43,7 +48,7 @@ export function renderStatus(state: FleetState, agents: Agent[], now = Date.now(
   const pools = Object.entries(state.pools);
   out += `\npools (${pools.length})\n`;
   out += pools.length
-    ? table(["NAME", "TARGETS"], pools.map(([name, p]) => [name, p.targets.map((t) => (t.weight && t.weight !== 1 ? `${t.address}*${t.weight}` : t.address)).join(", ")]), "  ")
+    ? table(["NAME", "TARGETS"], pools.map(([name, p]) => [name, describeTargets(p)]), "  ")
     : "  none\n";
   const routes = Object.entries(state.routes);
   out += `\nroutes (${routes.length})\n`;
@@ -57,14 +62,4 @@ export function renderStatus(state: FleetState, agents: Agent[], now = Date.now(
 
 export function isWaitResult(r: WriteResult | WaitResult): r is WaitResult {
   return "complete" in r;
-}
-
-export function renderSwitch(host: string, upstream: Upstream, result: WriteResult | WaitResult): string {
-  let out = `${host} -> ${describeUpstream(upstream)} at revision ${result.revision}\n`;
-  if (isWaitResult(result)) {
-    const total = result.applied.length + result.missing.length;
-    out += `applied on ${result.applied.length}/${total} agents${total === 0 ? " (no live agents)" : ""}\n`;
-    if (result.missing.length) out += `missing: ${result.missing.join(", ")}\n`;
-  }
-  return out;
 }

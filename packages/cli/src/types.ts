@@ -85,6 +85,8 @@ export interface Cutover {
   steps: CutoverStep[];
   readings: Reading[];
   preflight: PreflightReport | null;
+  /** The write that put the original routes back (rollback or abort), with its acks; null otherwise. */
+  restore?: CutoverStep | null;
 }
 
 /** The body of POST /v1/cutovers. */
@@ -99,4 +101,15 @@ export interface CutoverRequest {
   bake?: string;
   rollback?: { maxErrorRate?: number; minRequests?: number };
   at?: string;
+}
+
+/** One record of GET /v1/audit (newest first). */
+export interface AuditRecord {
+  revision: number;
+  at: number | string;
+  actor: string;
+  action: string;
+  target: string;
+  before: unknown;
+  after: unknown;
 }

@@ -2,7 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Client } from "./client.js";
 import { networkReason } from "./client.js";
 import { ApiError, CliError } from "./errors.js";
-import { readSse } from "./sse.js";
+import { readSse, StreamTooLarge } from "./sse.js";
 import { isTerminal, type Cutover } from "./types.js";
 
 export interface WatchOptions {
@@ -47,7 +47,7 @@ export async function followCutover(client: Client, id: string, onSnapshot: (c: 
       lastError = new Error("the stream ended before the cutover finished");
     } catch (err) {
       // The controller answered (404, 401, bad data): reconnecting would get the same answer.
-      if (err instanceof ApiError || err instanceof BadEvent) throw err;
+      if (err instanceof ApiError || err instanceof BadEvent || err instanceof StreamTooLarge) throw err;
       lastError = err;
     } finally {
       ac.abort();

@@ -229,11 +229,46 @@ describe("cutovers, cutover-status, abort, promote (stub server)", () => {
     assert.match(r.stdout, /^preflight failed:\n {2}10\.0\.0\.2:80 unhealthy from edge-1: ECONNREFUSED, edge-2: HTTP 503\n {2}agents that did not report: edge-3$/m);
   });
 
-  test("abort and promote answer with the state; 404 and 409 print the API message", async () => {
+  test("abort waits for the restore's acks and prints them; --no-wait returns at once", async () => {
+    const baking = snapshot({ ...base, state: "baking" });
+    const restore = { index: 0, weight: 0, revision: 9, writtenAt: "2026-11-24T18:00:09.000Z", acks: [], stragglers: [] };
+    stub.cutovers.set(ID, baking);
+    stub.gets.set(ID, [baking, { ...baking, restore }, { ...baking, state: "aborted", reason: "aborted by an operator; original upstream restored", restore: { ...restore, acks: [ack("edge-1"), ack("edge-2")] } }]);
+    const r = await cli(["abort", ID], env, { pollMs: 5 });
+    assert.deepEqual(r, {
+      code: 0,
+      stdout: `cutover ${ID}: abort requested (state: baking); waiting for the agents' acks\n` +
+        `cutover ${ID}: aborted: aborted by an operator; original upstream restored\n` +
+        "restore: original routes written back at revision 9, acked by 2/2 agents\n",
+      stderr: "",
+    });
+    assert.deepEqual(stub.requests.map((q) => `${q.method} ${q.url}`), [`POST /v1/cutovers/${ID}/abort`, ...Array(3).fill(`GET /v1/cutovers/${ID}`)]);
+    stub.cutovers.set(ID, baking);
+    assert.deepEqual(await cli(["abort", ID, "--no-wait"], env), { code: 0, stdout: `cutover ${ID}: abort requested (state: baking)\n`, stderr: "" });
+  });
+
+  test("abort exits 1 naming the stragglers, and on a deadline says how to follow", async () => {
+    const restore = { index: 0, weight: 0, revision: 9, writtenAt: "2026-11-24T18:00:09.000Z", acks: [ack("edge-1")], stragglers: ["edge-2"] };
     stub.cutovers.set(ID, snapshot({ ...base, state: "baking" }));
-    assert.deepEqual(await cli(["abort", ID], env), { code: 0, stdout: `cutover ${ID}: abort requested (state: baking)\n`, stderr: "" });
-    assert.deepEqual(await cli(["promote", ID], env), { code: 0, stdout: `cutover ${ID}: promote requested (state: baking)\n`, stderr: "" });
-    assert.deepEqual(stub.requests.map((q) => `${q.method} ${q.url}`), [`POST /v1/cutovers/${ID}/abort`, `POST /v1/cutovers/${ID}/promote`]);
+    stub.gets.set(ID, [snapshot({ ...base, state: "aborted", reason: "aborted by an operator; original upstream restored", restore })]);
+    const r = await cli(["abort", ID, "--json"], env, { pollMs: 5 });
+    assert.equal(r.code, 1);
+    assert.deepEqual(JSON.parse(r.stdout).restore.stragglers, ["edge-2"]);
+    stub.cutovers.set(ID, snapshot({ ...base, state: "baking" }));
+    const late = await cli(["abort", ID, "--timeout", "50ms"], env, { pollMs: 5 });
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, new RegExp(`^error: abort requested, but cutover ${ID} has not settled within 50ms \\(state: baking\\); follow it: switchyard cutover-status ${ID} --watch\n$`));
+  });
+
+  test("promote waits for the 100% step's acks; 404 and 409 print the API message", async () => {
+    const baking = snapshot({ ...base, state: "baking", step: { index: 1, total: 2, weight: 10 } });
+    const s1 = { index: 1, weight: 10, revision: 7, writtenAt: "2026-11-24T18:00:01.000Z", acks: [ack("edge-1")], stragglers: [] };
+    const s2 = { index: 2, weight: 100, revision: 8, writtenAt: "2026-11-24T18:00:05.000Z", acks: [], stragglers: [] };
+    stub.cutovers.set(ID, baking);
+    stub.gets.set(ID, [{ ...baking, steps: [s1, s2] }, { ...baking, state: "succeeded", reason: "promoted", steps: [s1, { ...s2, acks: [ack("edge-1")] }] }]);
+    const r = await cli(["promote", ID], env, { pollMs: 5 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /succeeded: promoted\nstep 2 \(100%\) at revision 8, acked by 1\/1 agents\n$/);
     stub.cutovers.set(ID, snapshot({ ...base, state: "aborted" }));
     assert.deepEqual(await cli(["abort", ID], env), { code: 1, stdout: "", stderr: `error: cutover ${ID} already aborted\n` });
     assert.deepEqual(await cli(["promote", "co-nope"], env), { code: 1, stdout: "", stderr: "error: cutover 'co-nope' does not exist\n" });

@@ -20,6 +20,8 @@ export interface Stub {
   cutovers: Map<string, Cutover>;
   /** Per cutover id, one script per successive connection to its event stream. */
   streams: Map<string, StreamScript[]>;
+  /** Per cutover id, the snapshots successive GETs move through (the last one stays). */
+  gets: Map<string, Cutover[]>;
   /** Forgets everything; ids start again at co-000000000100. */
   reset(): void;
 }
@@ -62,11 +64,13 @@ export function createStub(): Stub {
     requests: [],
     cutovers: new Map(),
     streams: new Map(),
+    gets: new Map(),
     reset() {
       next = 100;
       stub.requests.length = 0;
       stub.cutovers.clear();
       stub.streams.clear();
+      stub.gets.clear();
     },
   };
   stub.server = createServer(async (req, res) => {
@@ -87,6 +91,8 @@ export function createStub(): Stub {
       stub.cutovers.set(newId, snapshot({ id: newId, hosts: b.hosts ?? [b.host as string] }));
       return json(res, 202, { id: newId });
     }
+    const scripted = req.method === "GET" && !action ? stub.gets.get(id)?.shift() : undefined;
+    if (scripted) stub.cutovers.set(id, scripted);
     const c = stub.cutovers.get(id);
     if (!c) return json(res, 404, { error: "not_found", message: `cutover '${id}' does not exist` });
     if (!action) return json(res, 200, c);

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidArgumentError } from "commander";
 import {
-  ProgressRenderer, SseParser, StreamIdle, buildCutoverRequest, parseAt, parseDuration, parseRate, parseSteps, parseUpstream, readSse, type SseEvent,
+  ProgressRenderer, StreamIdle, StreamTooLarge, buildCutoverRequest, parseAt, parseDuration, parseLimit, parseRate, parseRevision, parseRule, parseSteps, parseTarget,
+  parseUpstream, parseWaitTimeout, readSse, type SseEvent,
 } from "../src/index.js";
 import { snapshot } from "./stub.js";
 
@@ -32,10 +33,39 @@ describe("parseUpstream", () => {
 });
 
 describe("option parsers", () => {
-  test("durations keep the API's string form", () => {
+  test("durations keep the API's string form and take the controller's syntax, compounds included", () => {
     assert.equal(parseDuration("500ms"), "500ms");
     assert.equal(parseDuration(" 2m "), "2m");
-    for (const bad of ["30", "1.5s", "s", "10d", "-1s"]) assert.throws(() => parseDuration(bad), InvalidArgumentError, bad);
+    assert.equal(parseDuration("1m30s"), "1m30s");
+    assert.equal(parseDuration("1h30m"), "1h30m");
+    for (const bad of ["30", "1.5s", "s", "10d", "-1s", "30s1m", "1m1m", ""]) assert.throws(() => parseDuration(bad), InvalidArgumentError, bad);
+  });
+  test("--timeout is a duration, never bare milliseconds, within the API's 1 ms to 120 s", () => {
+    assert.equal(parseWaitTimeout("5s"), 5000);
+    assert.equal(parseWaitTimeout("1m30s"), 90_000);
+    assert.equal(parseWaitTimeout("250ms"), 250);
+    assert.throws(() => parseWaitTimeout("5000"), /a duration is a number with a unit/);
+    assert.throws(() => parseWaitTimeout("3m"), /from 1ms to 120s/);
+    assert.throws(() => parseWaitTimeout("0s"), /from 1ms to 120s/);
+  });
+  test("pool targets are ADDRESS or ADDRESS=WEIGHT, as pools print", () => {
+    assert.deepEqual(parseTarget("10.0.0.1:8080"), { address: "10.0.0.1:8080" });
+    assert.deepEqual(parseTarget("[::1]:8080=3"), { address: "[::1]:8080", weight: 3 });
+    assert.deepEqual(parseTarget("unix:/run/app.sock=100"), { address: "unix:/run/app.sock", weight: 100 });
+    for (const bad of ["a=0", "a=101", "a=b", "=3", "a b", ""]) assert.throws(() => parseTarget(bad), InvalidArgumentError, bad);
+  });
+  test("route rules are PATH=UPSTREAM, split at the first =, paths unique", () => {
+    const rules = parseRule("/=blue=90,green=10", parseRule("/api/=green"));
+    assert.deepEqual(rules, [{ path: "/api/", upstream: "green" }, { path: "/", upstream: { split: { blue: 90, green: 10 } } }]);
+    for (const bad of ["api/=green", "/api/", "/a b/=green", "/api/=blue=90"]) assert.throws(() => parseRule(bad), InvalidArgumentError, bad);
+    assert.throws(() => parseRule("/api/=blue", rules), /given twice/);
+  });
+  test("revisions and limits are whole numbers in range", () => {
+    assert.equal(parseRevision("42"), 42);
+    assert.equal(parseRevision('"42"'), 42, "an ETag pasted as is");
+    assert.equal(parseLimit("1000"), 1000);
+    for (const bad of ["-1", "4.2", "x"]) assert.throws(() => parseRevision(bad), InvalidArgumentError, bad);
+    for (const bad of ["0", "1001", "x"]) assert.throws(() => parseLimit(bad), InvalidArgumentError, bad);
   });
   test("canary steps must be increasing percentages ending at 100", () => {
     assert.deepEqual(parseSteps("5, 25,50,100"), [5, 25, 50, 100]);
@@ -57,34 +87,6 @@ describe("option parsers", () => {
   });
 });
 
-describe("SseParser", () => {
-  const frames = ": keepalive\r\n\r\nevent: progress\r\ndata: {\"a\":1}\r\n\r\ndata: line1\ndata:line2\nid: 7\n\n: comment\revent: progress\rdata: x\r\r";
-  const expected: SseEvent[] = [
-    { event: "progress", data: '{"a":1}' },
-    { event: "message", data: "line1\nline2", id: "7" },
-    { event: "progress", data: "x", id: "7" },
-  ];
-
-  test("parses CRLF, LF and CR framing, comments, multi-line data and ids", () => {
-    assert.deepEqual(new SseParser().push(frames), expected);
-  });
-
-  test("gives the same events whatever the chunking, including a CRLF split across chunks", () => {
-    for (let size = 1; size <= 7; size++) {
-      const p = new SseParser();
-      const got: SseEvent[] = [];
-      for (let i = 0; i < frames.length; i += size) got.push(...p.push(frames.slice(i, i + size)));
-      assert.deepEqual(got, expected, `chunk size ${size}`);
-    }
-  });
-
-  test("an event without data, or without its closing blank line, is not dispatched", () => {
-    const p = new SseParser();
-    assert.deepEqual(p.push("\uFEFFevent: progress\n\nretry: 250\ndata: half"), []);
-    assert.equal(p.retryMs, 250);
-  });
-});
-
 function bodyOf(chunks: string[], thenStall = false): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   return new ReadableStream({
@@ -95,7 +97,39 @@ function bodyOf(chunks: string[], thenStall = false): ReadableStream<Uint8Array>
   });
 }
 
-describe("readSse", () => {
+describe("readSse (eventsource-parser underneath)", () => {
+  const frames = ": keepalive\r\n\r\nevent: progress\r\ndata: {\"a\":1}\r\n\r\ndata: line1\ndata:line2\nid: 7\n\n: comment\revent: progress\rdata: x\r\r: the end\n";
+  const expected: SseEvent[] = [
+    { event: "progress", data: '{"a":1}' },
+    { event: "message", data: "line1\nline2", id: "7" },
+    { event: "progress", data: "x" },
+  ];
+  const chunked = (text: string, size: number) => {
+    const parts: string[] = [];
+    for (let i = 0; i < text.length; i += size) parts.push(text.slice(i, i + size));
+    return parts;
+  };
+  const all = async (body: ReadableStream<Uint8Array>) => {
+    const got: SseEvent[] = [];
+    for await (const ev of readSse(body)) got.push(ev);
+    return got;
+  };
+
+  test("parses CRLF, LF and CR framing, comments and multi-line data, whatever the chunking (CRLF split included)", async () => {
+    for (let size = 1; size <= 7; size++) assert.deepEqual(await all(bodyOf(chunked(frames, size))), expected, `chunk size ${size}`);
+    assert.deepEqual(await all(bodyOf([frames])), expected);
+  });
+
+  test("an event without data, or without its closing blank line, is not dispatched; a BOM is skipped", async () => {
+    assert.deepEqual(await all(bodyOf(["\uFEFFevent: progress\n\nretry: 250\ndata: half"])), []);
+    assert.deepEqual(await all(bodyOf(["\uFEFFdata: one\n\n"])), [{ event: "message", data: "one" }]);
+  });
+
+  test("an event larger than any cutover snapshot ends the stream with StreamTooLarge", async () => {
+    const big = "data: " + "x".repeat(5 * 1024 * 1024);
+    await assert.rejects(all(bodyOf([big])), StreamTooLarge);
+  });
+
   test("decodes UTF-8 split inside a character and yields events in order", async () => {
     const bytes = new TextEncoder().encode("data: é€\n\ndata: two\n\n");
     const body = new ReadableStream<Uint8Array>({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError, LogLevelEnv, MIN_LOG_CAP, PrefixEnv, RedisUrlEnv, envProblems } from "@switchyard/shared";
+import { ConfigError, LogLevelEnv, MIN_LOG_CAP, PrefixEnv, RedisEnv, envProblems, redisTarget, type RedisTarget } from "@switchyard/shared";
 
 export { ConfigError };
 
@@ -36,7 +36,8 @@ function parseTokens(raw: string, ctx: z.RefinementCtx): Token[] {
 const Port = z.coerce.number().int().min(0).max(65535);
 
 const Env = z.object({
-  REDIS_URL: RedisUrlEnv,
+  /** Where Redis is: REDIS_URL (shared redis-target.ts). */
+  ...RedisEnv,
   SWITCHYARD_PREFIX: PrefixEnv,
   /** Loopback by default: exposing the API is a decision, not an accident. */
   CONTROLLER_HOST: z.string().min(1).default("127.0.0.1"),
@@ -57,7 +58,7 @@ const Env = z.object({
 });
 
 export type ControllerConfig = {
-  redisUrl: string;
+  redis: RedisTarget;
   prefix: string;
   host: string;
   port: number;
@@ -78,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   }
   const e = r.data;
   return {
-    redisUrl: e.REDIS_URL,
+    redis: redisTarget(e),
     prefix: e.SWITCHYARD_PREFIX,
     host: e.CONTROLLER_HOST,
     port: e.CONTROLLER_PORT,

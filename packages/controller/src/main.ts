@@ -1,17 +1,16 @@
 import { once } from "node:events";
 import { hostname } from "node:os";
-import { StoreReader, StoreWriter, buildKeys } from "@switchyard/shared";
+import { StoreReader, StoreWriter, buildKeys, describeTarget } from "@switchyard/shared";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createCutoverQueue, createCutoverWorker } from "./cutover/queue.js";
 import { CutoverRepo } from "./cutover/repo.js";
-import { runCutover } from "./cutover/runner.js";
-import { isTerminal } from "./cutover/spec.js";
+import { giveUpCutover, runCutover } from "./cutover/runner.js";
 import { AckWatcher } from "./fleet/acks.js";
 import { createLogger } from "./logger.js";
-import { createRedis } from "./redis.js";
+import { ackSubscriberConnection, commandConnection, queueConnection, workerConnection } from "./redis.js";
 
-// The composition root: parse config, build dependencies, listen, shut down on signals.
+// The composition root: parse config, open the Redis connections, build dependencies, listen, stop on signals.
 let config;
 try {
   config = loadConfig(process.env);
@@ -22,29 +21,25 @@ try {
 }
 
 const log = createLogger(config.logLevel, "switchyard-controller");
-const redis = createRedis({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }, log);
 const keys = buildKeys(config.prefix);
+const settings = { target: config.redis, commandTimeoutMs: config.redisCommandTimeoutMs };
+const redis = commandConnection(settings, log);
+const connections = [redis, ackSubscriberConnection(settings, log), queueConnection(settings, log), workerConnection(settings, log)] as const;
+const [, ackSub, queueConn, workerConn] = connections;
 const reader = new StoreReader(redis, keys);
 const writer = new StoreWriter(redis, keys, config.logCap, config.auditCap);
-const acks = new AckWatcher(config.redisUrl, redis, keys, log);
+const acks = new AckWatcher(ackSub, redis, keys, log);
 const repo = new CutoverRepo(redis, keys);
-const queueOpts = { url: config.redisUrl, keys, lockMs: config.cutoverLockMs };
-const cutoverQueue = createCutoverQueue(queueOpts);
+const queueOpts = { keys, lockMs: config.cutoverLockMs };
+const queue = createCutoverQueue(queueConn, queueOpts);
 const workerId = `${hostname()}:${process.pid}`;
-const cutoverWorker = createCutoverWorker(
-  queueOpts,
-  (id) => runCutover(id, { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs }),
-  async (id, err) => {
-    const rec = await repo.get(id);
-    if (rec && !isTerminal(rec.state)) await repo.save({ ...rec, state: "failed", reason: `the cutover job gave up after repeated errors (${err.message}); routes were left as they are` });
-  },
-  log,
-);
-const app = createApp({ redis, keys, acks, repo, queue: cutoverQueue.queue, reader, writer, tokens: config.tokens, log });
+const runnerDeps = { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs };
+const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id, runnerDeps), giveUpCutover(repo), log);
+const app = createApp({ redis, keys, acks, repo, queue, reader, writer, tokens: config.tokens, log });
 
 const server = app.listen(config.port, config.host);
 await once(server, "listening");
-log.info({ address: server.address(), prefix: keys.prefix, workerId, tokens: config.tokens.map((t) => `${t.name}:${t.scope}`) }, "controller listening");
+log.info({ address: server.address(), redis: describeTarget(config.redis), prefix: keys.prefix, workerId, tokens: config.tokens.map((t) => `${t.name}:${t.scope}`) }, "controller listening");
 
 let stopping = false;
 function shutdown(signal: string): void {
@@ -53,10 +48,10 @@ function shutdown(signal: string): void {
   log.info({ signal }, "shutting down");
   const done = async () => {
     // Running cutovers are not waited for: their job locks lapse and another controller resumes them.
-    await cutoverWorker.close();
-    await cutoverQueue.close();
+    await worker.close();
+    await queue.close().catch(() => undefined);
     acks.close();
-    redis.disconnect();
+    for (const c of connections) c.disconnect();
     process.exit(0);
   };
   server.close(() => void done());

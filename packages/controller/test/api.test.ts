@@ -1,25 +1,10 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import request from "supertest";
-import { startRedis, type RedisHandle } from "@switchyard/testkit";
-import { READ, WRITE, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
+import { READ, WRITE, auth, fixturePerTest, unchanged, type Fixture } from "./fixture.js";
 
-let server: RedisHandle;
 let fx: Fixture;
-const fixtures: Fixture[] = [];
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  for (const f of fixtures) await f.close();
-  await server.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
-});
+fixturePerTest(async (f) => void (fx = f));
 
 const blue = { targets: [{ address: "127.0.0.1:9001" }, { address: "unix:/run/blue.sock", weight: 3 }], keepalive: 8 };
 const green = { targets: [{ address: "127.0.0.1:9002" }] };

@@ -9,7 +9,7 @@ const good = { SWITCHYARD_TOKENS: "ops:write:0123456789abcdef0123,viewer:read:fe
 describe("controller config", () => {
   test("applies the documented defaults", () => {
     const c = loadConfig(good);
-    assert.equal(c.redisUrl, "redis://127.0.0.1:6379");
+    assert.deepEqual(c.redis, { url: "redis://127.0.0.1:6379" });
     assert.equal(c.prefix, "switchyard");
     assert.equal(c.host, "127.0.0.1");
     assert.equal(c.port, 7070);

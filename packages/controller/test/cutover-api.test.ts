@@ -1,24 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import request from "supertest";
-import { startRedis, type RedisHandle } from "@switchyard/testkit";
-import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
+import { READ, auth, fixturePerTest, unchanged, type Fixture } from "./fixture.js";
 
-let server: RedisHandle;
 let fx: Fixture;
-const fixtures: Fixture[] = [];
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  for (const f of fixtures) await f.close();
-  await server.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
+fixturePerTest(async (f) => {
+  fx = f;
   for (const p of ["blue", "green"]) await request(fx.app).put(`/v1/pools/${p}`).set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
   await request(fx.app).put("/v1/routes/a.com").set(auth()).send({ upstream: "blue" }).expect(200);
   await request(fx.app).put("/v1/routes/rules.com").set(auth()).send({ rules: [{ path: "/", upstream: "blue" }] }).expect(200);

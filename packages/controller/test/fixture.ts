@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
+import { after, before, beforeEach } from "node:test";
 import type { Express } from "express";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, type Keys } from "@switchyard/shared";
-import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
+import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
+import { randomPrefix, startRedis, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
 import type { Queue } from "bullmq";
 import { createCutoverQueue, type CutoverJob } from "../src/cutover/queue.js";
 import { CutoverRepo } from "../src/cutover/repo.js";
 import { AckWatcher } from "../src/fleet/acks.js";
-import { createRedis } from "../src/redis.js";
+import { ackSubscriberConnection, commandConnection, queueConnection } from "../src/redis.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
 export const READ = "read-secret-0123456789abcdef";
@@ -27,32 +28,37 @@ export interface Fixture {
   repo: CutoverRepo;
   keys: Keys;
   reader: StoreReader;
+  writer: StoreWriter;
   redis: Redis;
   /** Everything a rejected request must leave untouched. */
   fingerprint(): Promise<unknown>;
   close(): Promise<void>;
 }
 
-/** An app on a fresh random prefix, wired exactly like main.ts wires it. */
+/** An app on a fresh random prefix, wired exactly like main.ts wires it (no cutover worker: tests run cutovers themselves). */
 export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixture {
   const log = pino({ level: "silent" });
-  const redis = createRedis({ url: server.url, commandTimeoutMs }, log);
+  const settings = { target: urlTarget(server.url), commandTimeoutMs };
+  const redis = commandConnection(settings, log);
+  const ackSub = ackSubscriberConnection(settings, log);
+  const queueConn = queueConnection(settings, log);
   const keys = buildKeys(randomPrefix());
   const reader = new StoreReader(redis, keys);
-  const acks = new AckWatcher(server.url, redis, keys, log);
+  const acks = new AckWatcher(ackSub, redis, keys, log);
   const repo = new CutoverRepo(redis, keys);
-  const { queue, close: closeQueue } = createCutoverQueue({ url: server.url, keys, lockMs: 10_000 });
-  const app = createApp({ redis, keys, acks, repo, queue, reader, writer: new StoreWriter(redis, keys, MIN_LOG_CAP), tokens: TOKENS, log });
+  const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
+  const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };
   };
   const close = async () => {
     acks.close();
-    await closeQueue();
-    redis.disconnect();
+    await queue.close().catch(() => undefined);
+    for (const c of [redis, ackSub, queueConn]) c.disconnect();
   };
-  return { app, acks, queue, repo, keys, reader, redis, fingerprint, close };
+  return { app, acks, queue, repo, keys, reader, writer, redis, fingerprint, close };
 }
 
 /** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */
@@ -64,4 +70,28 @@ export async function unchanged(fx: Fixture, fn: () => Promise<unknown>): Promis
 
 export function readyRedis(redis: Redis): Promise<void> {
   return redis.status === "ready" ? Promise.resolve() : new Promise((resolve) => redis.once("ready", () => resolve()));
+}
+
+/**
+ * The usual test file: one private redis-server for the file, a fresh fixture (own prefix) for
+ * every test, `seed` run before each. Returns getters for the current fixture and the server.
+ */
+export function fixturePerTest(seed?: (fx: Fixture) => Promise<void>): { fx: () => Fixture; server: () => RedisHandle } {
+  let server: RedisHandle | undefined;
+  let current: Fixture | undefined;
+  const all: Fixture[] = [];
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    for (const f of all) await f.close();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    current = makeFixture(server as RedisHandle);
+    all.push(current);
+    await readyRedis(current.redis);
+    await seed?.(current);
+  });
+  return { fx: () => current as Fixture, server: () => server as RedisHandle };
 }

@@ -117,33 +117,3 @@ export function checkRevisions(samples: readonly Sample[], routings: readonly Ro
   }
   return out;
 }
-
-export interface Flip {
-  color: string;
-  writeAt: number;
-  /** Agent id -> when it applied this flip (its ack). */
-  acks: Map<string, number>;
-}
-
-/**
- * @deprecated Unsound: compares client-side start times with ack times, so a request queued in the
- * client across a flip counts as stale, and alternating colours cannot tell flip k+1 from k-1. Use
- * checkRevisions. Kept only for packages/bench/src/cutover.ts until it moves over.
- */
-export function staleAfterAck(flips: Flip[], agentIds: string[], samples: { agent: number; start: number; color: string }[]): { checked: number; stale: number } {
-  let stale = 0;
-  let checked = 0;
-  for (const [k, flip] of flips.entries()) {
-    const nextWrite = flips[k + 1]?.writeAt ?? Infinity;
-    for (const [i, id] of agentIds.entries()) {
-      const ackAt = flip.acks.get(id);
-      if (ackAt === undefined) continue;
-      for (const s of samples) {
-        if (s.agent !== i || s.start <= ackAt || s.start >= nextWrite) continue;
-        checked++;
-        if (s.color !== flip.color) stale++;
-      }
-    }
-  }
-  return { checked, stale };
-}

@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { Redis } from "ioredis";
+import { AgentRecord, PROTOCOL_VERSION, buildKeys } from "@switchyard/shared";
 import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { get, startFleet, type Fleet } from "../src/fleet.js";
 
 let redis: RedisHandle;
 let fleet: Fleet;
+const prefix = randomPrefix("workers");
 
 // One agent with two worker processes, every request through Node's server (AGENT_FAST_PATH=off);
 // the other e2e tests run one process with the fast path in front.
 before(async () => {
   redis = await startRedis();
-  fleet = await startFleet(redis, randomPrefix("workers"), ["127.0.0.6"], { AGENT_WORKERS: "2", AGENT_FAST_PATH: "off" });
+  fleet = await startFleet(redis, prefix, ["127.0.0.6"], { AGENT_WORKERS: "2", AGENT_FAST_PATH: "off" });
   await fleet.api("PUT", "/v1/pools/blue", { targets: fleet.apps.blue.map((address) => ({ address })) });
   await fleet.api("PUT", "/v1/pools/green", { targets: fleet.apps.green.map((address) => ({ address })) });
 });
@@ -57,5 +60,31 @@ test("a worker that dies is respawned and catches up before the agent counts as 
     const r = await get(a.host, a.port, "demo.local");
     assert.match(r.body, /^blue-/);
     assert.ok(r.revision >= flip.body.revision, `routed by revision ${r.revision}, acked ${flip.body.revision}`);
+  }
+});
+
+test("a revision the workers refuse is the agent's nack in /status and its record, until a write at that revision applies", async () => {
+  const [a] = fleet.agents;
+  assert.ok(a);
+  const keys = buildKeys(prefix);
+  const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const adminStatus = async () => (await (await fetch(`http://127.0.0.1:${a.adminPort}/status`)).json()) as Status & { rejected?: { revision: number; reason: string } };
+  const record = async () => AgentRecord.parse(JSON.parse((await client.get(keys.agent(a.id))) ?? "null"));
+  try {
+    const next = ((await fleet.api("GET", "/v1/state")).body as { revision: number }).revision + 1;
+    // A change that cannot apply to the store's state (its route names no pool): every worker refuses it.
+    const forged = { v: PROTOCOL_VERSION, rev: next, at: Date.now(), actor: "forger", ops: [{ op: "route.put", host: "x.test", route: { upstream: "ghost" } }] };
+    await client.publish(keys.changes, JSON.stringify(forged));
+    await waitFor(async () => (await record()).rejected?.revision === next, { timeoutMs: 10_000, what: "nack in the agent record" });
+    assert.match((await record()).rejected?.reason ?? "", /unknown pool 'ghost'/);
+    assert.equal((await adminStatus()).rejected?.revision, next);
+
+    const flip = await fleet.api("PUT", "/v1/routes/demo.local?wait=applied&timeout=5000", { upstream: "green" });
+    assert.equal(flip.body.revision, next);
+    assert.equal(flip.body.complete, true, flip.text);
+    await waitFor(async () => (await record()).rejected === undefined, { timeoutMs: 10_000, what: "nack dropped from the record" });
+    assert.equal((await adminStatus()).rejected, undefined);
+  } finally {
+    client.disconnect();
   }
 });

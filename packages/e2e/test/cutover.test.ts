@@ -76,7 +76,7 @@ describe("cutovers through 3 agents", () => {
     const load = startLoad(fleet.agents, "canary.test", { perAgent: 3, maxRequests: 300_000 });
     let c;
     try {
-      const id = await startCutover(fleet, { host: "canary.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "4s" } }, bake: "1s", preflight: false });
+      const id = await startCutover(fleet, { host: "canary.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "4s" } }, bake: "3s", preflight: false });
       c = await finished(fleet, id, 60_000);
       // The last step routes on after the cutover ends: on a busy machine its bake alone may carry
       // too few requests to measure a share, so the load runs on until it has enough.
@@ -208,7 +208,7 @@ describe("cutovers through 3 agents", () => {
       REDIS_URL: redis.url, SWITCHYARD_PREFIX: prefix, LOG_LEVEL: "warn", CONTROLLER_PORT: String(port), SWITCHYARD_TOKENS: `e2e:write:${TOKEN}`, ...controllerEnv,
     });
     fleet.procs.push(second);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { what: "second controller", timeoutMs: 15_000 });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { timeoutMs: 20_000, what: "second controller" });
     const id = await startCutover(fleet, { host: "crash.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "3s" } }, bake: "1s", preflight: false });
     await untilCutover(fleet, id, (c) => c.state === "baking" && c.step?.index === 1, "step 1 baking");
     const { Redis } = await import("ioredis");

@@ -1,23 +1,25 @@
 import type { Op } from "./protocol.js";
 import type { State } from "./model/schema.js";
+import { copyDict, dict } from "./model/dict.js";
 import { routePools, upstreamPools } from "./model/refs.js";
 import { CorruptState } from "./store/errors.js";
 
-export const EMPTY_STATE: State = Object.freeze({ defaultUpstream: null, pools: {}, routes: {} }) as State;
+export const EMPTY_STATE: State = Object.freeze({ defaultUpstream: null, pools: Object.freeze(dict()), routes: Object.freeze(dict()) }) as State;
 
 /**
  * Applies ops in order to a copy of `state`, mirroring write.lua, and checks the references the
  * ops touch. The ops must already have passed the ChangeMessage schema, so only the cross-entity
  * invariant is left: every route and the default name existing pools. Cost is O(ops), except a
- * pool delete, which scans the routes. The input is never mutated: readers may hold it.
+ * pool delete, which scans the routes. The input is never mutated: readers may hold it. Pools and
+ * routes are copied into null-prototype objects (see dict.ts), so a host is always an own key.
  * Throws CorruptState when an op breaks the invariant.
  */
 export function applyOps(state: State, ops: readonly Op[]): State {
   let pools = state.pools;
   let routes = state.routes;
   let defaultUpstream = state.defaultUpstream;
-  const copyPools = () => (pools === state.pools ? (pools = { ...state.pools }) : pools);
-  const copyRoutes = () => (routes === state.routes ? (routes = { ...state.routes }) : routes);
+  const copyPools = () => (pools === state.pools ? (pools = copyDict(state.pools)) : pools);
+  const copyRoutes = () => (routes === state.routes ? (routes = copyDict(state.routes)) : routes);
   const named: { pools: string[]; who: string }[] = [];
   const deleted: string[] = [];
   for (const op of ops) {

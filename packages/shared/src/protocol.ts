@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dictOf } from "./model/dict.js";
 import { Host, Pool, PoolName, Route, Upstream } from "./model/schema.js";
 
 /**
@@ -63,6 +64,12 @@ export const AgentRecord = z.object({
   address: z.string(),
   /** Per-worker revisions when the agent runs several processes; the ack counts the minimum. */
   workers: z.array(z.object({ pid: z.int(), revision: z.int().nonnegative() })).optional(),
+  /**
+   * A nack: the newest revision this agent refused (it did not validate or compile) and why. Absent
+   * once the agent applies that revision or a later one. `wait=applied` can report it instead of
+   * waiting for a timeout.
+   */
+  rejected: z.object({ revision: z.int().nonnegative(), reason: z.string().max(500) }).optional(),
 });
 export type AgentRecord = z.infer<typeof AgentRecord>;
 
@@ -96,6 +103,7 @@ export const ProbeResult = z.object({
 export const ProbeReport = z.object({
   agent: AgentId,
   at: z.int().nonnegative(),
-  results: z.record(z.string(), ProbeResult),
+  /** Keyed by target address: a null-prototype object (see dict.ts). */
+  results: dictOf(z.string(), ProbeResult),
 });
 export type ProbeReport = z.infer<typeof ProbeReport>;

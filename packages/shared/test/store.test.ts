@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
-import { ChangeMessage, MIN_LOG_CAP, PROTOCOL_VERSION, ProofWriter, StoreReader, StoreWriter, WriteRefused, buildKeys, classify, type Op } from "@switchyard/shared";
+import { ChangeMessage, MIN_LOG_CAP, dict, PROTOCOL_VERSION, ProofWriter, StoreReader, StoreWriter, WriteRefused, buildKeys, classify, type Op } from "@switchyard/shared";
 import { randomPrefix, startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
 
 let server: RedisHandle;
@@ -80,7 +80,8 @@ describe("store", () => {
     assert.equal(r.revision, 1);
     const snap = await reader.snapshot();
     assert.equal(snap.revision, 1);
-    assert.deepEqual(snap.state, { defaultUpstream: "blue", pools: { blue: pool(1) }, routes: { "a.com": { upstream: "blue" } } });
+    // Pools and routes are null-prototype objects (dict.ts); deepEqual checks prototypes too.
+    assert.deepEqual(snap.state, { defaultUpstream: "blue", pools: dict([["blue", pool(1)]]), routes: dict([["a.com", { upstream: "blue" }]]) });
   });
 
   test("refuses a route naming a missing pool and writes nothing", async () => {

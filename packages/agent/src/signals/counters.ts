@@ -1,9 +1,10 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { statsField, type Keys } from "@switchyard/shared";
+import { dict, statsField, type Keys } from "@switchyard/shared";
 
 export interface TrafficCountersOptions {
-  url: string;
+  /** A connection of their own (redis.ts statsConnection, for the reasons below); connected in start(), closed in stop(). */
+  redis: Redis;
   keys: Keys;
   /** Flush period (AGENT_STATS_FLUSH_MS; the agent uses 1000). */
   flushMs: number;
@@ -42,7 +43,8 @@ const CLIENT_CLOSED = 499;
  * counters use a connection of their own rather than the link's command connection, which resends
  * unanswered commands after a reconnect and times commands out while a paused Redis may still run
  * them later: here a command is sent only on a ready connection, never resent, never timed out
- * (a paused Redis delays the reply, it does not make it unknown), and one flush is in flight at a time.
+ * (a paused Redis delays the reply, it does not make it unknown; redis.ts statsConnection), and
+ * one flush is in flight at a time.
  * The one outcome left unknown is a connection that closes with EXEC unanswered (Redis killed
  * mid-flush, a network error); those deltas are kept and sent again.
  */
@@ -56,18 +58,7 @@ export class TrafficCounters {
   private failures = 0;
 
   constructor(private readonly opts: TrafficCountersOptions) {
-    this.redis = new Redis(opts.url, {
-      lazyConnect: true,
-      // Sent on a ready connection or not at all; never queued, resent or timed out (see above).
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 2000,
-      keepAlive: 1000,
-      connectionName: "switchyard-agent-stats",
-      retryStrategy: (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2),
-    });
-    this.redis.on("error", (err: Error) => opts.log.debug({ conn: "stats", err: err.message }, "redis error"));
+    this.redis = opts.redis;
   }
 
   /** The proxy's onResult hook: called once per request, so it only touches a Map. */
@@ -90,8 +81,8 @@ export class TrafficCounters {
   }
 
   status(): CountersStatus {
-    const unflushed: Record<string, Tally> = {};
-    for (const [label, t] of this.pending) unflushed[label] = { ...t };
+    // Keyed by upstream label (user data): no prototype to collide with.
+    const unflushed = dict([...this.pending].map(([label, t]) => [label, { ...t }] as const));
     return { unflushed, inFlight: this.flushing !== undefined, flushes: this.flushes, failures: this.failures };
   }
 

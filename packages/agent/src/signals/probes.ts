@@ -2,7 +2,7 @@ import { request, type ClientRequest, type RequestOptions } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { ProbeRequest, parseAddress, type Keys, type ProbeReport, type ProbeResult as ProbeResultSchema } from "@switchyard/shared";
+import { ProbeRequest, dict, parseAddress, type Keys, type ProbeReport, type ProbeResult as ProbeResultSchema } from "@switchyard/shared";
 import type { z } from "zod";
 
 export type ProbeResult = z.infer<typeof ProbeResultSchema>;
@@ -88,10 +88,8 @@ export class ProbeResponder {
     const started = Date.now();
     const outcomes = await Promise.all(targets.map((t) => this.slot(() => this.probe(t, req.path, req.timeoutMs))));
     if (this.closed) return;
-    const results: Record<string, ProbeResult> = {};
-    targets.forEach((t, i) => {
-      results[t] = outcomes[i] as ProbeResult;
-    });
+    // Keyed by target address (user data): no prototype to collide with.
+    const results = dict(targets.map((t, i) => [t, outcomes[i] as ProbeResult] as const));
     const report: ProbeReport = { agent: this.opts.agentId, at: Date.now(), results };
     const { redis, keys } = this.opts;
     const key = keys.probeResults(req.id);

@@ -1,7 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { everyFromRandomPhase } from "./phased.js";
 import { PROTOCOL_VERSION, ProofWriter, type AgentRecord, type Keys } from "@switchyard/shared";
+import type { AgentConfig } from "../config.js";
+import { VERSION } from "../version.js";
+import { everyFromRandomPhase } from "./phased.js";
+import type { Rejection } from "./sync.js";
 
 export interface ProofOptions {
   id: string;
@@ -10,9 +13,14 @@ export interface ProofOptions {
   /** Heartbeat period; the record's TTL is `ttlMs`, so it is gone at most `ttlMs` after the agent dies. */
   intervalMs: number;
   ttlMs: number;
-  /** Per-worker revisions, when the agent runs several processes. */
-  workers?: () => { pid: number; revision: number }[];
 }
+
+/** This agent's identity and heartbeat timing, from its configuration. */
+export const proofOptions = (c: Pick<AgentConfig, "id" | "host" | "port" | "heartbeatMs" | "heartbeatTtlMs">): ProofOptions => ({
+  id: c.id, version: VERSION, address: `${c.host}:${c.port}`, intervalMs: c.heartbeatMs, ttlMs: c.heartbeatTtlMs,
+});
+
+export type WorkerRevision = { pid: number; revision: number };
 
 /**
  * Proof of apply. After revision R is installed the agent PUBLISHes an ack and rewrites its
@@ -26,6 +34,8 @@ export class Proof {
   private appliedAt: number | null = null;
   private beat: { stop(): void } | undefined;
   private stopped = false;
+  private workers: WorkerRevision[] | undefined;
+  private rejected: Rejection | null = null;
   private readonly writer: ProofWriter;
 
   constructor(
@@ -48,10 +58,27 @@ export class Proof {
     void this.send(true);
   }
 
+  /** Per-worker revisions for the record, when the agent runs several processes (its primary sets them). */
+  setWorkers(workers: WorkerRevision[]): void {
+    this.workers = workers;
+  }
+
+  /**
+   * The nack the record carries: a refused revision, or null once cleared. A new refusal is
+   * written at once (a heartbeat, not an ack); a clearing rides on the apply that follows it.
+   */
+  setRejected(rejected: Rejection | null): void {
+    const same = rejected?.revision === this.rejected?.revision && rejected?.reason === this.rejected?.reason;
+    this.rejected = rejected;
+    if (rejected !== null && !same) void this.send(false);
+  }
+
   record(): AgentRecord & { seenAt: number } {
-    const { id, version, address, workers } = this.opts;
-    const rec = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
-    return workers ? { ...rec, workers: workers() } : rec;
+    const { id, version, address } = this.opts;
+    const rec: AgentRecord & { seenAt: number } = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
+    if (this.workers) rec.workers = this.workers;
+    if (this.rejected) rec.rejected = this.rejected;
+    return rec;
   }
 
   private async send(ack: boolean): Promise<void> {

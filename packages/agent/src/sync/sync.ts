@@ -3,35 +3,67 @@ import {
   ChangeMessage, EMPTY_STATE, applyOps, classify, isEmptyState, type Slicer, type State, type StoreReader,
 } from "@switchyard/shared";
 
+/** What sync needs of the link (sync/link.ts RedisLink): its change messages, its 'up' transitions, its health. */
+export interface SyncLink {
+  readonly connected: boolean;
+  /** Why Redis cannot be reached right now, or null. */
+  readonly problem: string | null;
+  on(event: "message", listener: (raw: string) => void): unknown;
+  on(event: "up", listener: () => void): unknown;
+  off(event: "message", listener: (raw: string) => void): unknown;
+  off(event: "up", listener: () => void): unknown;
+}
+
 export interface SyncDeps {
+  /** Change messages and reconnects come from here; subscribed to in start(). */
+  link: SyncLink;
+  /** Snapshot and change-log reads (through the link's command connection). */
   reader: StoreReader;
   log: Logger;
-  /** Builds and swaps the serving table; throws if the state cannot be compiled (nothing is swapped then). */
+  /** Builds and swaps the serving table (serve/holder.ts); throws if the state cannot be compiled (nothing is swapped then). */
   install(revision: number, state: State): void | Promise<void>;
-  /** Called after every install, in revision order. */
+  /** Called after every install, in revision order (proof of apply, a worker's report). */
   onApplied(revision: number, appliedAt: number): void;
+  /** Called when the nack changes: a revision this agent refused, or null once it is cleared. */
+  onRejection?(rejection: Rejection | null): void;
   /** The cooperative budget snapshot reads share with `install` (see CooperativeOptions.slicer). */
   slicer?: Slicer;
+  /** While the last sync attempt failed and the link is up, retry this often (recovery, not polling). */
+  retryMs: number;
+}
+
+/** A revision this agent refused (did not validate or compile) and why: a nack. */
+export interface Rejection {
+  revision: number;
+  reason: string;
 }
 
 export interface SyncStatus {
   revision: number;
   appliedAt: number | null;
   initialized: boolean;
+  redis: "connected" | "disconnected";
+  /** Why Redis cannot be reached, else why the last sync attempt failed; null when all is well. */
   lastError: string | null;
+  /** The newest revision refused and not applied since (or left behind by a Redis that went backwards). */
+  rejected: Rejection | null;
 }
 
 const MAX_BUFFERED = 10_000;
+const MAX_REASON = 500;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * The push flow: channel -> sync -> route-table swap.
+ * The push flow: link -> sync -> table holder swap (link.ts -> sync.ts -> serve/holder.ts).
  *
  * Every piece of work runs on one promise chain, so applies happen strictly in order and a
  * resync never interleaves with a message. Before the first table is installed, messages are
  * buffered and applied in revision order once the snapshot is in (subscribe, snapshot, buffer).
  * After that, each message is next (apply), stale (ignore) or a gap (catch up from the change
  * log, or from a snapshot when the log no longer reaches back).
+ *
+ * start() subscribes to the link: every change message goes to onRaw, and every 'up' (the first
+ * connection and each reconnect) to resync, since messages published while disconnected are gone.
  *
  * Invariants: nothing is installed unless it validated; a snapshot of an empty Redis never
  * replaces a non-empty table (Redis restarted empty); the table keeps serving whatever happens here.
@@ -47,14 +79,44 @@ export class SyncEngine {
   private resyncQueued = false;
   /** Redis went backwards (restart, failover): adopt the next snapshot that routes anything. */
   private diverged = false;
+  private retry: NodeJS.Timeout | undefined;
+  private rejected: Rejection | null = null;
 
   constructor(private readonly deps: SyncDeps) {}
 
-  status(): SyncStatus {
-    return { revision: this.revision, appliedAt: this.appliedAt, initialized: this.initialized, lastError: this.lastError };
+  /** Subscribes to the link (start the link after this, so its first 'up' is heard). */
+  start(): void {
+    if (this.retry) return;
+    this.deps.link.on("message", this.onRaw);
+    this.deps.link.on("up", this.onUp);
+    this.retry = setInterval(() => {
+      if (this.deps.link.connected && this.lastError !== null) this.resync();
+    }, this.deps.retryMs);
+    this.retry.unref();
   }
 
-  onRaw(raw: string): void {
+  /** Stops listening to the link; the table installed last keeps serving. */
+  stop(): void {
+    clearInterval(this.retry);
+    this.deps.link.off("message", this.onRaw);
+    this.deps.link.off("up", this.onUp);
+  }
+
+  status(): SyncStatus {
+    const { link } = this.deps;
+    return {
+      revision: this.revision,
+      appliedAt: this.appliedAt,
+      initialized: this.initialized,
+      redis: link.connected ? "connected" : "disconnected",
+      lastError: link.problem ?? this.lastError,
+      rejected: this.rejected,
+    };
+  }
+
+  private readonly onUp = (): void => this.resync();
+
+  readonly onRaw = (raw: string): void => {
     let msg: ChangeMessage;
     try {
       msg = ChangeMessage.parse(JSON.parse(raw));
@@ -72,7 +134,7 @@ export class SyncEngine {
       return;
     }
     this.enqueue(() => this.handle(msg));
-  }
+  };
 
   /** Catch up from wherever we are; called at start and after every reconnect. Coalesces. */
   resync(): void {
@@ -130,8 +192,11 @@ export class SyncEngine {
       await this.install(last.rev, next);
     } catch (err) {
       const revs = run.length === 1 ? `revision ${last.rev}` : `revisions ${run[0]?.rev}-${last.rev}`;
-      this.fail(`${revs} rejected: ${message(err)}`);
+      const reason = `${revs} rejected: ${message(err)}`;
+      this.fail(reason);
       await this.loadSnapshot();
+      // Not even the store's own state got us there: refuse the revision out loud.
+      if (this.revision < last.rev) this.reject(last.rev, reason);
     }
   }
 
@@ -172,18 +237,35 @@ export class SyncEngine {
     try {
       await this.install(snap.revision, snap.state);
     } catch (err) {
-      this.fail(`snapshot at revision ${snap.revision} rejected: ${message(err)}`);
+      const reason = `snapshot at revision ${snap.revision} rejected: ${message(err)}`;
+      this.fail(reason);
+      this.reject(snap.revision, reason);
     }
   }
 
   private async install(revision: number, state: State): Promise<void> {
     await this.deps.install(revision, state);
+    // A nack holds until that revision (or a later one) is applied, or Redis starts another history.
+    if (this.rejected && (revision >= this.rejected.revision || revision < this.revision)) {
+      this.rejected = null;
+      this.deps.onRejection?.(null);
+    }
     this.revision = revision;
     this.state = state;
     this.appliedAt = Date.now();
     this.initialized = true;
     this.lastError = null;
     this.deps.onApplied(revision, this.appliedAt);
+  }
+
+  /**
+   * Keeps the newest refused revision: an older refusal says nothing a newer one does not, and the
+   * first reason given for a revision stands (the snapshot's, when a run and then the snapshot fail).
+   */
+  private reject(revision: number, reason: string): void {
+    if (this.rejected && this.rejected.revision >= revision) return;
+    this.rejected = { revision, reason: reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason };
+    this.deps.onRejection?.(this.rejected);
   }
 
   private fail(error: string): void {

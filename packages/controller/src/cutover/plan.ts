@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { describeUpstream, looksLikeAddress, upstreamPools, type Route, type Snapshot, type Upstream } from "@switchyard/shared";
+import { describeUpstream, dict, looksLikeAddress, upstreamPools, type Route, type Snapshot, type Upstream } from "@switchyard/shared";
 import { ApiError } from "../http/errors.js";
 import type { CutoverRecord, CutoverRequest } from "./spec.js";
 
@@ -19,8 +19,9 @@ export function planCutover(body: CutoverRequest, snap: Snapshot, actor: string,
   for (const p of upstreamPools(body.to)) {
     if (!Object.hasOwn(snap.state.pools, p)) throw new ApiError(400, "invalid", `pool '${p}' does not exist`, "to");
   }
-  const original: Record<string, Route | null> = {};
-  const from: Record<string, Upstream | null> = {};
+  // Keyed by host: null-prototype objects (see shared dict.ts).
+  const original = dict<Route | null>();
+  const from = dict<Upstream | null>();
   for (const h of hosts) {
     const route = snap.state.routes[h] ?? null;
     original[h] = route;

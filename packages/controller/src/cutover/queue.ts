@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Keys } from "@switchyard/shared";
 
@@ -10,7 +10,6 @@ export interface CutoverJob {
 }
 
 export interface QueueOptions {
-  url: string;
   keys: Keys;
   /**
    * How long a worker's lock on a running cutover lasts without renewal (renewed every half). A
@@ -25,16 +24,12 @@ export interface QueueOptions {
 const RETENTION = { removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 7 * 86_400 } };
 
 /**
- * BullMQ's own connections, as its docs require: the Queue fails fast (no offline queue) so an
- * API call never hangs, and the Worker's blocking connection retries forever
- * (maxRetriesPerRequest: null). Its keys live under the fleet's hash tag.
+ * The cutover queue on the connection main.ts made for it (redis.ts queueConnection: fails fast, so
+ * an API call never hangs). Its keys live under the fleet's hash tag. BullMQ leaves a connection it
+ * was handed open on close(): the owner closes it.
  */
-export function createCutoverQueue(opts: QueueOptions): { queue: Queue<CutoverJob>; close(): Promise<void> } {
-  const connection = new Redis(opts.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
-  connection.on("error", () => undefined);
-  const queue = new Queue<CutoverJob>(QUEUE, { connection, prefix: opts.keys.bullPrefix });
-  // BullMQ leaves a connection it was handed open on close(); this one is ours to end.
-  return { queue, close: async () => void (await queue.close().catch(() => undefined), connection.disconnect()) };
+export function createCutoverQueue(connection: Redis, opts: QueueOptions): Queue<CutoverJob> {
+  return new Queue<CutoverJob>(QUEUE, { connection, prefix: opts.keys.bullPrefix });
 }
 
 export async function enqueueCutover(queue: Queue<CutoverJob>, id: string, delayMs: number): Promise<void> {
@@ -48,15 +43,15 @@ export async function enqueueCutover(queue: Queue<CutoverJob>, id: string, delay
   });
 }
 
+/** The cutover worker on redis.ts workerConnection; BullMQ duplicates it for its blocking fetch and closes that copy itself. */
 export function createCutoverWorker(
+  connection: Redis,
   opts: QueueOptions,
   process: (id: string) => Promise<unknown>,
   /** The job will not run again (retries used up): the record must not stay active holding its locks. */
   exhausted: (id: string, err: Error) => Promise<void>,
   log: Logger,
 ): { worker: Worker<CutoverJob>; close(): Promise<void> } {
-  const connection = new Redis(opts.url, { maxRetriesPerRequest: null });
-  connection.on("error", () => undefined);
   const worker = new Worker<CutoverJob>(QUEUE, (job: Job<CutoverJob>) => process(job.data.id), {
     connection,
     prefix: opts.keys.bullPrefix,
@@ -74,5 +69,5 @@ export function createCutoverWorker(
   });
   worker.on("error", (err) => log.warn({ err: err.message }, "cutover worker error"));
   // close(true): do not wait for running cutovers; their locks lapse and another controller resumes them.
-  return { worker, close: async () => void (await worker.close(true).catch(() => undefined), connection.disconnect()) };
+  return { worker, close: async () => void (await worker.close(true).catch(() => undefined)) };
 }

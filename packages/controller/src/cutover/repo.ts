@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
-import type { Keys } from "@switchyard/shared";
+import { parseJsonDicts, type Keys } from "@switchyard/shared";
 import { isTerminal, type CutoverRecord } from "./spec.js";
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), "utf8");
@@ -16,6 +16,9 @@ interface Commands {
   cutoverCreate(...args: (string | number)[]): Promise<[string, ...(string | number)[]]>;
   cutoverRelease(...args: (string | number)[]): Promise<number>;
 }
+
+// A record holds objects keyed by host, address and agent id: parsed without prototypes.
+const parseRecord = (raw: string) => parseJsonDicts(raw) as CutoverRecord;
 
 export class CutoverLocked extends Error {
   constructor(
@@ -50,14 +53,14 @@ export class CutoverRepo {
 
   async get(id: string): Promise<CutoverRecord | undefined> {
     const raw = await this.redis.hget(this.keys.cutovers, id);
-    return raw === null ? undefined : (JSON.parse(raw) as CutoverRecord);
+    return raw === null ? undefined : parseRecord(raw);
   }
 
   async list(limit = LIST_LIMIT): Promise<CutoverRecord[]> {
     const ids = await this.redis.zrevrange(this.keys.cutoverIndex, 0, limit - 1);
     if (ids.length === 0) return [];
     const raws = await this.redis.hmget(this.keys.cutovers, ...ids);
-    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as CutoverRecord);
+    return raws.filter((r): r is string => r !== null).map(parseRecord);
   }
 
   /** Persists the record and appends it to the event stream; terminal records release their locks. */

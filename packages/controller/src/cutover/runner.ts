@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { WriteRefused, type Keys, type Op, type StoreReader, type StoreWriter, type Upstream } from "@switchyard/shared";
+import { WriteRefused, dict, type Keys, type Op, type StoreReader, type StoreWriter, type Upstream } from "@switchyard/shared";
 import type { AckWatcher } from "../fleet/acks.js";
 import { FenceBroken, fencedWrite } from "./fence.js";
 import type { CutoverRepo } from "./repo.js";
@@ -36,7 +36,7 @@ const now = () => new Date().toISOString();
 /** The upstream a host gets at `weight` percent: the target itself at 100, else a split with where it came from. */
 function upstreamAt(rec: CutoverRecord, host: string, weight: number): Upstream {
   if (weight >= 100) return rec.to;
-  return { split: { [rec.from[host] as string]: 100 - weight, [rec.to as string]: weight } };
+  return { split: dict([[rec.from[host] as string, 100 - weight], [rec.to as string, weight]]) };
 }
 
 /**
@@ -136,6 +136,17 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
     if (err instanceof WriteRefused) return finish("failed", `the store refused a step: ${err.refusal.code}${"pool" in err.refusal ? ` (${err.refusal.pool})` : ""}; nothing more was written`);
     throw err;
   }
+}
+
+/**
+ * For the worker's `exhausted` hook: the job will not run again (its retries are used up), so the
+ * record must not stay active holding its host locks. Routes are left as they are.
+ */
+export function giveUpCutover(repo: CutoverRepo): (id: string, err: Error) => Promise<void> {
+  return async (id, err) => {
+    const rec = await repo.get(id);
+    if (rec && !isTerminal(rec.state)) await repo.save({ ...rec, state: "failed", reason: `the cutover job gave up after repeated errors (${err.message}); routes were left as they are` });
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import {
-  PROTOCOL_VERSION, ProbeReport, looksLikeAddress, statsField, upstreamPools, type Keys, type State, type Upstream,
+  PROTOCOL_VERSION, ProbeReport, dict, looksLikeAddress, statsField, upstreamPools, type Keys, type State, type Upstream,
 } from "@switchyard/shared";
 import { listAgents } from "../fleet/agents.js";
 import type { PreflightReport } from "./spec.js";
@@ -39,8 +39,9 @@ const POLL_MS = 100;
  */
 export async function preflight(redis: Redis, keys: Keys, targets: string[], path: string, timeoutMs: number): Promise<PreflightReport> {
   const agents = (await listAgents(redis, keys)).map((a) => a.id);
-  const report: PreflightReport = { ok: false, targets: {}, missingAgents: [] };
-  for (const t of targets) report.targets[t] = { ok: false, agents: {} };
+  // Keyed by address and agent id: null-prototype objects (see shared dict.ts).
+  const report: PreflightReport = { ok: false, targets: dict(), missingAgents: [] };
+  for (const t of targets) report.targets[t] = { ok: false, agents: dict() };
   if (agents.length === 0) {
     report.missingAgents = [];
     return report;
@@ -48,9 +49,9 @@ export async function preflight(redis: Redis, keys: Keys, targets: string[], pat
   const id = randomBytes(8).toString("hex");
   await redis.publish(keys.probes, JSON.stringify({ v: PROTOCOL_VERSION, id, targets, path, timeoutMs }));
   const deadline = Date.now() + timeoutMs + REPORT_GRACE_MS;
-  let reports: Record<string, string> = {};
+  let reports = dict<string>();
   for (;;) {
-    reports = await redis.hgetall(keys.probeResults(id));
+    reports = dict(Object.entries(await redis.hgetall(keys.probeResults(id))));
     if (agents.every((a) => reports[a] !== undefined) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

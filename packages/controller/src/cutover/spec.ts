@@ -1,13 +1,10 @@
 import { z } from "zod";
-import { Host, Upstream, type Route } from "@switchyard/shared";
+import { Host, Upstream, parseDuration, type Route } from "@switchyard/shared";
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "500ms", "30s", "2m", "1h" -> milliseconds. */
+/** "500ms", "30s", "1m30s", "1h" -> milliseconds (the syntax the CLI shares, `shared/duration.ts`). */
 export const Duration = (max: number) =>
   z.string().transform((s, ctx) => {
-    const m = /^(\d{1,7})(ms|s|m|h)$/.exec(s.trim());
-    const ms = m ? Number(m[1]) * (UNITS[m[2] as string] as number) : NaN;
+    const ms = parseDuration(s) ?? NaN;
     if (!(ms >= 0 && ms <= max)) {
       ctx.addIssue({ code: "custom", message: `must be a duration such as 500ms, 30s or 2m, at most ${max / 1000}s` });
       return z.NEVER;

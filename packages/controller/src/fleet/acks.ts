@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { AckMessage, type Keys } from "@switchyard/shared";
 import { listAgents } from "./agents.js";
@@ -82,29 +82,29 @@ export class PendingAcks {
 /**
  * Waits for the fleet to apply revisions. One subscriber connection serves every waiter. The
  * agents to wait for are those live before the write, so one that joins later cannot hold the
- * answer up, and one that dies shows up in `missing`.
+ * answer up, and one that dies shows up in `missing`. Both connections are handed in (see
+ * redis.ts for their roles) and closed by their owner, not here.
  */
 export class AckWatcher {
-  private readonly sub: Redis;
   private readonly pending = new Set<PendingAcks>();
   private readonly subscribed: Promise<unknown>;
 
   constructor(
-    url: string,
+    private readonly sub: Redis,
     private readonly cmd: Redis,
     private readonly keys: Keys,
     private readonly log: Logger,
   ) {
-    // SUBSCRIBE only once the connection is ready, and again after every reconnect: issued earlier,
-    // it races ioredis's ready check (INFO is refused in subscriber mode) and the link drops.
-    this.sub = new Redis(url, { maxRetriesPerRequest: null, keepAlive: 1000, autoResubscribe: false });
-    this.sub.on("error", (err) => this.log.debug({ err: err.message }, "ack subscriber error"));
     this.sub.on("message", (_ch: string, raw: string) => this.onAck(raw));
     let first: () => void;
     this.subscribed = new Promise<void>((resolve) => (first = resolve));
-    this.sub.on("ready", () => {
+    // SUBSCRIBE only once the connection is ready, and again after every reconnect: issued earlier,
+    // it races ioredis's ready check (INFO is refused in subscriber mode) and the link drops.
+    const subscribe = () => {
       this.sub.subscribe(keys.acks).then(() => first(), (err: Error) => this.log.warn({ err: err.message }, "ack subscribe failed"));
-    });
+    };
+    this.sub.on("ready", subscribe);
+    if (this.sub.status === "ready") subscribe();
   }
 
   private onAck(raw: string): void {
@@ -129,8 +129,9 @@ export class AckWatcher {
     return p;
   }
 
+  /** Stops serving waiters; the connections stay their owner's to close. */
   close(): void {
     this.pending.clear();
-    this.sub.disconnect();
+    this.sub.removeAllListeners("message");
   }
 }

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { Keys, StoreReader } from "@switchyard/shared";
 import { listAgents } from "../fleet/agents.js";
 import { methodNotAllowed } from "./errors.js";
+import { accepts } from "./query.js";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -10,7 +11,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function agentsApi({ redis, keys, reader }: { redis: Redis; keys: Keys; reader: StoreReader }): Router {
   const r = Router();
   r.route("/v1/agents")
-    .get(async (_req, res) => {
+    .get(accepts(), async (_req, res) => {
       const [agents, current] = await Promise.all([listAgents(redis, keys), reader.revision()]);
       res.json(
         agents.map((a) => ({

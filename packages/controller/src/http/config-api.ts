@@ -4,7 +4,8 @@ import {
 } from "@switchyard/shared";
 import { requireWrite } from "./auth.js";
 import { ApiError, methodNotAllowed, notFound } from "./errors.js";
-import { commit, type WriteDeps } from "./write.js";
+import { accepts } from "./query.js";
+import { WAIT_PARAMS, commit, type WriteDeps } from "./write.js";
 
 export interface ConfigApiDeps extends WriteDeps {
   reader: StoreReader;
@@ -17,7 +18,8 @@ export const requireJson: RequestHandler = (req, _res, next) => {
 
 // Bodies are small documents; 64 KiB holds a 256-target pool with room to spare.
 export const jsonBody: RequestHandler = express.json({ limit: "64kb", strict: true });
-const writeJson = [requireWrite, requireJson, jsonBody];
+const writeJson = [accepts(...WAIT_PARAMS), requireWrite, requireJson, jsonBody];
+const writeNoBody = [accepts(...WAIT_PARAMS), requireWrite];
 
 /** Pools, routes and the default upstream: validated by the shared schemas, written by one Lua script each. */
 export function configApi(deps: ConfigApiDeps): Router {
@@ -25,7 +27,7 @@ export function configApi(deps: ConfigApiDeps): Router {
   const r = Router();
 
   r.route("/v1/pools/:name")
-    .get(async (req, res) => {
+    .get(accepts(), async (req, res) => {
       const name = parseOrThrow(PoolName, req.params.name, "name");
       const { revision, value } = await reader.entry("pool", name);
       if (value === undefined) throw notFound(`pool '${name}'`);
@@ -35,14 +37,14 @@ export function configApi(deps: ConfigApiDeps): Router {
       const name = parseOrThrow(PoolName, req.params.name, "name");
       await commit(deps, req, res, [{ op: "pool.put", name, pool: parseOrThrow(Pool, req.body) }]);
     })
-    .delete(requireWrite, async (req, res) => {
+    .delete(...writeNoBody, async (req, res) => {
       const name = parseOrThrow(PoolName, req.params.name, "name");
       await commit(deps, req, res, [{ op: "pool.del", name }]);
     })
     .all(methodNotAllowed(["GET", "PUT", "DELETE"]));
 
   r.route("/v1/routes/:host")
-    .get(async (req, res) => {
+    .get(accepts(), async (req, res) => {
       const host = parseOrThrow(Host, req.params.host, "host");
       const { revision, value } = await reader.entry("route", host);
       if (value === undefined) throw notFound(`route '${host}'`);
@@ -52,7 +54,7 @@ export function configApi(deps: ConfigApiDeps): Router {
       const host = parseOrThrow(Host, req.params.host, "host");
       await commit(deps, req, res, [{ op: "route.put", host, route: parseOrThrow(Route, req.body) }]);
     })
-    .delete(requireWrite, async (req, res) => {
+    .delete(...writeNoBody, async (req, res) => {
       const host = parseOrThrow(Host, req.params.host, "host");
       await commit(deps, req, res, [{ op: "route.del", host }]);
     })

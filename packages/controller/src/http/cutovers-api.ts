@@ -8,6 +8,7 @@ import { CutoverRequest, isTerminal, view, type CutoverRecord } from "../cutover
 import { requireWrite } from "./auth.js";
 import { jsonBody, requireJson } from "./config-api.js";
 import { ApiError, methodNotAllowed, notFound } from "./errors.js";
+import { accepts } from "./query.js";
 
 export interface CutoversApiDeps {
   reader: StoreReader;
@@ -55,10 +56,10 @@ export function cutoversApi({ reader, repo, queue }: CutoversApiDeps): Router {
   const r = Router();
 
   r.route("/v1/cutovers")
-    .get(async (_req, res) => {
+    .get(accepts(), async (_req, res) => {
       res.json((await repo.list()).map(view));
     })
-    .post(requireWrite, requireJson, jsonBody, async (req, res) => {
+    .post(accepts(), requireWrite, requireJson, jsonBody, async (req, res) => {
       const body = parseOrThrow(CutoverRequest, req.body);
       const now = Date.now();
       const rec = planCutover(body, await reader.snapshot(), req.principal?.name ?? "unknown", now);
@@ -78,15 +79,15 @@ export function cutoversApi({ reader, repo, queue }: CutoversApiDeps): Router {
     })
     .all(methodNotAllowed(["GET", "POST"]));
 
-  r.route("/v1/cutovers/:id").get(async (req, res) => {
+  r.route("/v1/cutovers/:id").get(accepts(), async (req, res) => {
     res.json(view(await load(repo, String(req.params.id))));
   }).all(methodNotAllowed(["GET"]));
 
-  r.route("/v1/cutovers/:id/events").get((req, res) => events(repo, req, res)).all(methodNotAllowed(["GET"]));
+  r.route("/v1/cutovers/:id/events").get(accepts(), (req, res) => events(repo, req, res)).all(methodNotAllowed(["GET"]));
 
   for (const action of ["abort", "promote"] as const) {
     r.route(`/v1/cutovers/:id/${action}`)
-      .post(requireWrite, async (req, res) => {
+      .post(accepts(), requireWrite, async (req, res) => {
         const rec = await load(repo, String(req.params.id));
         if (isTerminal(rec.state)) throw new ApiError(409, "conflict", `cutover ${rec.id} already ${rec.state}`);
         await repo.control(rec.id, action);

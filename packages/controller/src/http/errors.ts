@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { CorruptState, ValidationError, WriteRefused } from "@switchyard/shared";
+import { CorruptState, ValidationError, WriteRefused, redisFailure, type RedisFailureKind } from "@switchyard/shared";
 
 /** Every error a client sees: a status and JSON `{ error, message, field? }`, never a stack trace. */
 export class ApiError extends Error {
@@ -23,8 +23,27 @@ export function methodNotAllowed(allow: string[], usage?: string): RequestHandle
     next(new ApiError(405, "method_not_allowed", usage ?? `${req.method} is not allowed here; use ${allow.join(", ")}`, undefined, { Allow: allow.join(", ") }));
 }
 
-// ioredis rejects with these when the link is down (offline queue disabled), closed, or hung past commandTimeout.
-const REDIS_DOWN = /Command timed out|enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries|Stream isn't writeable/i;
+const MAYBE_WRITTEN = "a write that timed out may or may not have been applied, so read the revision before retrying";
+
+/**
+ * What a client is told for each way Redis can fail (shared store/redis-errors.ts). Redis being
+ * unable to serve is 503 redis_unavailable, the message says why, and `retry` marks the causes
+ * that pass on their own (Retry-After: 1). Refusals mean nothing was written; only a lost link
+ * or a timeout leaves a write's fate unknown.
+ */
+const REDIS_ANSWERS: Record<RedisFailureKind, { status: number; code: string; message: string; retry: boolean }> = {
+  unreachable: { status: 503, code: "redis_unavailable", message: `Redis is unreachable or not answering; ${MAYBE_WRITTEN}`, retry: true },
+  timeout: { status: 503, code: "redis_unavailable", message: `Redis is unreachable or not answering; ${MAYBE_WRITTEN}`, retry: true },
+  loading: { status: 503, code: "redis_unavailable", message: "Redis is loading its data after a restart; nothing was written, retry shortly", retry: true },
+  busy: { status: 503, code: "redis_unavailable", message: "Redis is busy running a script and answers nothing else; nothing was written", retry: true },
+  readonly: { status: 503, code: "redis_unavailable", message: "Redis is a read-only replica (a failover under way, or REDIS_URL names a replica); nothing was written", retry: true },
+  cluster: { status: 503, code: "redis_unavailable", message: "the Redis cluster is down, resharding or not addressed as a cluster; nothing was written", retry: true },
+  auth: { status: 503, code: "redis_unavailable", message: "Redis refused the controller's credentials or ACL permissions; nothing was done, see the controller log", retry: false },
+  out_of_memory: { status: 503, code: "redis_unavailable", message: "Redis is out of memory (maxmemory reached) and refused the request; nothing was written", retry: false },
+  persistence: { status: 503, code: "redis_unavailable", message: "Redis refuses writes because it cannot persist (MISCONF); nothing was written", retry: false },
+  wrong_type: { status: 500, code: "corrupt_state", message: "a Switchyard key in Redis holds the wrong type; see the controller log", retry: false },
+  refused: { status: 500, code: "redis_error", message: "Redis refused a command; see the controller log", retry: false },
+};
 
 function toApiError(err: unknown, log: Logger): ApiError {
   if (err instanceof ApiError) return err;
@@ -53,9 +72,11 @@ function toApiError(err: unknown, log: Logger): ApiError {
     log.error({ err }, "state in Redis fails validation");
     return new ApiError(500, "corrupt_state", "the state in Redis fails validation; see the controller log");
   }
-  if (err instanceof Error && REDIS_DOWN.test(err.message)) {
-    log.warn({ err: err.message }, "redis unavailable");
-    return new ApiError(503, "redis_unavailable", "Redis is unreachable or not answering; a write that timed out may or may not have been applied, so read the revision before retrying");
+  const failure = redisFailure(err);
+  if (failure) {
+    const a = REDIS_ANSWERS[failure.kind];
+    log[a.status >= 500 && !a.retry ? "error" : "warn"]({ kind: failure.kind, err: failure.detail }, "redis failed a request");
+    return new ApiError(a.status, a.code, a.message, undefined, a.retry ? { "Retry-After": "1" } : {});
   }
   log.error({ err }, "unhandled error");
   return new ApiError(500, "internal", "internal error; see the controller log");

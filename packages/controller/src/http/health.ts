@@ -1,15 +1,16 @@
 import { Router } from "express";
 import type { Redis } from "ioredis";
+import { accepts } from "./query.js";
 
 const READY_TIMEOUT_MS = 1000;
 
 /** Unauthenticated probes. Ready means Redis answered a PING within a second. */
 export function healthApi({ redis }: { redis: Redis }): Router {
   const r = Router();
-  r.get("/healthz", (_req, res) => {
+  r.get("/healthz", accepts(), (_req, res) => {
     res.json({ status: "ok" });
   });
-  r.get("/readyz", async (_req, res) => {
+  r.get("/readyz", accepts(), async (_req, res) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error("timeout")), READY_TIMEOUT_MS);

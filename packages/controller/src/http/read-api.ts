@@ -1,6 +1,7 @@
 import { Router } from "express";
 import type { StoreReader } from "@switchyard/shared";
 import { ApiError, methodNotAllowed } from "./errors.js";
+import { accepts } from "./query.js";
 
 export const MAX_AUDIT = 1000;
 
@@ -8,7 +9,7 @@ export function readApi({ reader }: { reader: StoreReader }): Router {
   const r = Router();
 
   r.route("/v1/state")
-    .get(async (req, res) => {
+    .get(accepts(), async (req, res) => {
       const { revision, state } = await reader.snapshot();
       const etag = `"${revision}"`;
       res.setHeader("ETag", etag);
@@ -23,7 +24,7 @@ export function readApi({ reader }: { reader: StoreReader }): Router {
     .all(methodNotAllowed(["GET"]));
 
   r.route("/v1/audit")
-    .get(async (req, res) => {
+    .get(accepts("limit"), async (req, res) => {
       const raw = req.query.limit ?? "100";
       const limit = typeof raw === "string" && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
       if (!(limit >= 1 && limit <= MAX_AUDIT)) throw new ApiError(400, "invalid", `limit must be an integer from 1 to ${MAX_AUDIT}`, "limit");

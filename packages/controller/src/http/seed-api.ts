@@ -4,7 +4,8 @@ import {
 } from "@switchyard/shared";
 import { requireWrite } from "./auth.js";
 import { ApiError, methodNotAllowed } from "./errors.js";
-import { expectedRevision, writeAndWait, type WriteDeps } from "./write.js";
+import { accepts } from "./query.js";
+import { WAIT_PARAMS, expectedRevision, writeAndWait, type WriteDeps } from "./write.js";
 
 const USAGE =
   "usage: curl -X POST -H 'Authorization: Bearer $TOKEN' 'http://CONTROLLER/_switch_upstream?host=HOST&upstream=UPSTREAM' " +
@@ -28,7 +29,7 @@ function queryString(v: unknown, name: string): string | undefined {
 export function seedApi(deps: WriteDeps & { reader: StoreReader }): Router {
   const r = Router();
   r.route("/_switch_upstream")
-    .post(requireWrite, async (req, res) => {
+    .post(accepts("host", "upstream", ...WAIT_PARAMS), requireWrite, async (req, res) => {
       const rawHost = queryString(req.query.host, "host");
       const rawUpstream = queryString(req.query.upstream, "upstream");
       if (rawUpstream === undefined) throw new ApiError(400, "invalid", `upstream is required; ${USAGE}`, "upstream");

@@ -5,6 +5,8 @@ import type { AckWatcher, WaitResult } from "../fleet/acks.js";
 import { ApiError } from "./errors.js";
 
 export const MAX_WAIT_MS = 120_000;
+/** The query parameters every write takes (see waitRequest); routes declare them with accepts(...WAIT_PARAMS). */
+export const WAIT_PARAMS = ["wait", "timeout"] as const;
 const DEFAULT_WAIT_MS = 5000;
 
 /** `?wait=applied&timeout=MS`; validated before anything is written. */

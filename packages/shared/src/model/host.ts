@@ -34,6 +34,9 @@ export function hostProblem(raw: string): string | undefined {
   if (GLOB.test(body)) return "host may contain '*' only as a leading '*.' label, and never ? [ ] { }";
   for (const label of body.split(".")) {
     if (!LABEL.test(label)) return `'${host}' is not a valid host name`;
+    // Hosts key objects everywhere (state, tables, cutover records); this one key is a trap on any
+    // plain object. No DNS name has it: '_' is not a hostname character.
+    if (label === "__proto__") return "'__proto__' is reserved and cannot be a host or a label of one";
   }
   if (/^[0-9.]+$/.test(body) && !isIPv4(body)) return `'${host}' is not a valid IPv4 address`;
   return undefined;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dictOf } from "./dict.js";
 import { looksLikeAddress, parseAddress } from "./address.js";
 import { hostProblem, normalizeHost } from "./host.js";
 
@@ -35,8 +36,7 @@ export const UpstreamRef = z.string().superRefine((s, ctx) => {
 });
 
 export const Split = z.strictObject({
-  split: z
-    .record(PoolName, z.int().min(0).max(100))
+  split: dictOf(PoolName, z.int().min(0).max(100))
     .superRefine((weights, ctx) => {
       const entries = Object.entries(weights);
       if (entries.length === 0) ctx.addIssue({ code: "custom", message: "split names no pool" });
@@ -94,10 +94,11 @@ export const Host = z.string().superRefine((s, ctx) => {
 
 export const DefaultBody = z.strictObject({ upstream: Upstream.nullable() });
 
+/** Pools and routes are keyed by user data, so they are null-prototype objects (see dict.ts). */
 export const State = z.strictObject({
   defaultUpstream: Upstream.nullable(),
-  pools: z.record(PoolName, Pool),
-  routes: z.record(Host, Route),
+  pools: dictOf(PoolName, Pool),
+  routes: dictOf(Host, Route),
 });
 
 export type Upstream = z.infer<typeof Upstream>;

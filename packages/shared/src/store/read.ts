@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.js";
+import { dict } from "../model/dict.js";
 import { State } from "../model/schema.js";
 import { referenceProblems } from "../model/refs.js";
 import { zodProblems } from "../model/validate.js";
@@ -79,8 +80,10 @@ export class StoreReader {
     ) as [string | null, string | null, Record<string, string>, Record<string, string>];
     const raw = {
       defaultUpstream: def === null ? null : parseJson(def, "default upstream"),
-      pools: Object.fromEntries(Object.entries(pools).map(([n, v]) => [n, parseJson(v, `pool '${n}'`)])),
-      routes: Object.fromEntries(Object.entries(routes).map(([h, v]) => [h, parseJson(v, `route '${h}'`)])),
+      // Own entries only (ioredis defines odd keys such as __proto__ as own properties); the schema
+      // refuses __proto__ and builds the null-prototype objects the state is made of.
+      pools: dict(Object.entries(pools).map(([n, v]) => [n, parseJson(v, `pool '${n}'`)] as const)),
+      routes: dict(Object.entries(routes).map(([h, v]) => [h, parseJson(v, `route '${h}'`)] as const)),
     };
     return { revision: Number(rev ?? 0), state: validateState(raw) };
   }

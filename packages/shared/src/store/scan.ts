@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.js";
+import { dict } from "../model/dict.js";
 import { hostProblem } from "../model/host.js";
 import { routePools, upstreamPools } from "../model/refs.js";
 import { Pool, PoolName, Route, Upstream, type State } from "../model/schema.js";
@@ -60,8 +61,8 @@ export async function cooperativeSnapshot(redis: Redis, keys: Keys, opts: Cooper
   const slicer = opts.slicer ?? new Slicer(sliceMs);
   for (let attempt = 0; attempt < attempts; attempt++) {
     const before = Number((await redis.get(keys.rev)) ?? 0);
-    const pools: State["pools"] = {};
-    const routes: State["routes"] = {};
+    const pools: State["pools"] = dict();
+    const routes: State["routes"] = dict();
     try {
       await scanHash(redis, keys.pools, batch, (name, raw) => {
         check(PoolName, name, "pools");

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
+import { z } from "zod";
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.js";
 import { routePools, upstreamPools } from "../model/refs.js";
-import type { Op } from "../protocol.js";
+import { ValidationError, zodProblems } from "../model/validate.js";
+import { Op } from "../protocol.js";
 import { WriteRefused, type WriteRefusal } from "./errors.js";
 
 const WRITE_LUA = readFileSync(new URL("../lua/write.lua", import.meta.url), "utf8");
@@ -60,9 +62,13 @@ function refusal(reply: WriteReply): WriteRefusal {
   }
 }
 
+const Ops = z.array(Op).min(1);
+
 /**
- * The only path by which state enters Redis. Callers pass ops whose values already passed the
- * zod schemas; the script adds the checks that need the current state (pool references, CAS).
+ * The only path by which state enters Redis. Every op is validated here once more, whoever built
+ * it (the API validated its input already; a cutover builds its steps and restores itself), so
+ * nothing reaches Redis, the change log or an agent unvalidated. The script adds the checks that
+ * need the current state (pool references, CAS).
  */
 export class StoreWriter {
   private readonly redis: Redis & WriteCommand;
@@ -80,6 +86,9 @@ export class StoreWriter {
 
   async write(ops: Op[], opts: WriteOptions): Promise<WriteResult> {
     if (ops.length === 0) throw new Error("a write needs at least one op");
+    const checked = Ops.safeParse(ops);
+    if (!checked.success) throw new ValidationError(zodProblems(checked.error, "ops"));
+    ops = checked.data;
     const k = this.keys;
     const reply = await this.redis.switchyardWrite(
       k.rev, k.default, k.pools, k.routes, k.refcount, k.routeRefs, k.log, k.audit,

@@ -1,0 +1,36 @@
+import { Proof, RedisLink, SyncEngine, commandConnection, subscriberConnection } from "@switchyard/agent";
+import { Slicer, StoreReader, type Keys, type State } from "@switchyard/shared";
+import { compileTableCooperative } from "../../agent/src/serve/table.js";
+import { quiet } from "./state.js";
+
+/**
+ * One agent's push flow in this process, wired as the agent's edge.ts wires it: its own command
+ * and subscriber connections, link -> sync -> a compiled table, and, given an `id`, proof of every
+ * apply (ack + heartbeat). No proxy listener.
+ */
+export function pushAgent(url: string, keys: Keys, opts: { id?: string; onApplied?: () => void } = {}) {
+  const command = commandConnection({ url }, quiet);
+  const link = new RedisLink({ command, subscriber: subscriberConnection({ url }, quiet), channel: keys.changes, pingIntervalMs: 1000, pingTimeoutMs: 1000 }, quiet);
+  const proof = opts.id === undefined ? undefined : new Proof(command, keys, { id: opts.id, version: "bench", address: "127.0.0.1:0", intervalMs: 1000, ttlMs: 5000 }, quiet);
+  const sync = new SyncEngine({
+    link, reader: new StoreReader(command, keys), log: quiet, retryMs: 2000,
+    install: async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
+    onApplied: (revision, appliedAt) => {
+      proof?.applied(revision, appliedAt);
+      opts.onApplied?.();
+    },
+    onRejection: (rejected) => proof?.setRejected(rejected),
+  });
+  return {
+    async start() {
+      proof?.start();
+      sync.start();
+      await link.start();
+    },
+    async stop() {
+      sync.stop();
+      await proof?.stop();
+      await link.close();
+    },
+  };
+}
