@@ -7,6 +7,19 @@ export { ConfigError };
 const Port = z.coerce.number().int().min(0).max(65535);
 const Ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+// Fields whose meaning the edge or Node sets itself, and the hop-by-hop ones it strips: a revision
+// stamped under one of these names would change the response's framing or be removed.
+const RESERVED_FIELDS: ReadonlySet<string> = new Set([
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+  "content-length", "content-type", "date", "host", "set-cookie", "location",
+]);
+const RevisionHeader = z
+  .string()
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, "must be one header field name (RFC 9110 token, at most 64 characters)")
+  .refine((name) => !RESERVED_FIELDS.has(name.toLowerCase()), "names a field the edge sets or strips itself; pick another name");
+
+const ENGINE_RETIRED = "h1 is the only engine (undici and http-proxy were retired; WebSocket upgrades still use http-proxy): set h1 or unset it";
+
 const Env = z
   .object({
     REDIS_URL: RedisUrlEnv,
@@ -32,17 +45,28 @@ const Env = z
     AGENT_PING_INTERVAL_MS: Ms(100, 2000).default(1000),
     AGENT_PING_TIMEOUT_MS: Ms(100, 2000).default(1000),
     /**
-     * Forwarding engine for plain HTTP (WebSocket upgrades always use http-proxy). h1, the agent's
-     * own HTTP/1.1 upstream client, is the default: all three pass the same conformance suite and
-     * h1 costs the least CPU per request (BENCHMARKS.md). undici and http-proxy stay selectable.
+     * The forwarding engine: h1, the agent's own HTTP/1.1 upstream client, is the only one (WebSocket
+     * upgrades go through http-proxy). The undici and http-proxy engines were retired; the variable
+     * stays so that a setting naming them is refused by name rather than silently ignored.
      */
-    AGENT_ENGINE: z.enum(["h1", "undici", "http-proxy"]).default("h1"),
+    AGENT_ENGINE: z.enum(["h1"], { error: ENGINE_RETIRED }).default("h1"),
     /**
-     * With the h1 engine: plain bodiless requests are read and answered straight on the client's
-     * socket (serve/front/), everything else through Node's HTTP server. `off` sends every request
-     * through Node's server. Ignored by the other engines.
+     * Plain bodiless requests are read and answered straight on the client's socket (serve/front/),
+     * everything else through Node's HTTP server. `off` sends every request through Node's server:
+     * the escape hatch if the fast path ever misreads a client.
      */
     AGENT_FAST_PATH: z.enum(["on", "off"]).default("on"),
+    /**
+     * Request header fields whose names contain `_` are dropped (nginx's `underscores_in_headers
+     * off`): CGI, WSGI and PHP upstreams read `X_Real_IP` as `X-Real-IP`. `pass` forwards them.
+     */
+    AGENT_UNDERSCORE_HEADERS: z.enum(["drop", "pass"]).default("drop"),
+    /**
+     * Off by default. A header field name: every response the edge sends (forwarded ones and its own
+     * 404/502/504 for a routed request) carries it, with the revision of the table that routed the
+     * request, so a test or an operator can prove which revision served what.
+     */
+    AGENT_REVISION_HEADER: RevisionHeader.optional(),
     /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
     AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
     LOG_LEVEL: LogLevelEnv,
@@ -87,7 +111,9 @@ function shape(e: z.output<typeof Env>) {
     pingIntervalMs: e.AGENT_PING_INTERVAL_MS,
     pingTimeoutMs: e.AGENT_PING_TIMEOUT_MS,
     engine: e.AGENT_ENGINE,
-    fastPath: e.AGENT_ENGINE === "h1" && e.AGENT_FAST_PATH === "on",
+    fastPath: e.AGENT_FAST_PATH === "on",
+    underscoreHeaders: e.AGENT_UNDERSCORE_HEADERS,
+    revisionHeader: e.AGENT_REVISION_HEADER,
     workers: e.AGENT_WORKERS === "auto" ? availableParallelism() : e.AGENT_WORKERS,
     logLevel: e.LOG_LEVEL,
   };

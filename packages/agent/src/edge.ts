@@ -7,12 +7,9 @@ import type { EdgeStatus } from "./admin.js";
 import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
 import { edgeConnections, redisTarget } from "./redis.js";
-import type { ForwardEngine } from "./serve/engine.js";
-import { createH1Engine, type H1Engine } from "./serve/engine-h1.js";
-import { createHttpProxyEngine } from "./serve/engine-http-proxy.js";
-import { createUndiciEngine } from "./serve/engine-undici.js";
+import { createProxyServer } from "./serve/front/listener.js";
 import { TableHolder } from "./serve/holder.js";
-import { createProxyServer } from "./serve/proxy-server.js";
+import { Upstreams } from "./serve/upstreams.js";
 import { TrafficCounters } from "./signals/counters.js";
 import { ProbeResponder } from "./signals/probes.js";
 import { RedisLink } from "./sync/link.js";
@@ -28,12 +25,9 @@ export interface EdgeOptions {
   onChange?: () => void;
 }
 
-export function createEngine(config: AgentConfig, log: Logger): ForwardEngine | H1Engine {
-  const httpProxy = createHttpProxyEngine({ upstreamTimeoutMs: config.upstreamTimeoutMs, log });
-  const { upstreamTimeoutMs } = config;
-  if (config.engine === "h1") return createH1Engine({ upstreamTimeoutMs, log, fallback: httpProxy });
-  if (config.engine === "undici") return createUndiciEngine({ upstreamTimeoutMs, log, fallback: httpProxy });
-  return httpProxy;
+/** The upstream side of the serve flow: h1 pools per target, and http-proxy for WebSocket upgrades. */
+export function createEngine(config: AgentConfig, log: Logger): Upstreams {
+  return new Upstreams({ upstreamTimeoutMs: config.upstreamTimeoutMs, log });
 }
 
 /**
@@ -74,8 +68,10 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
 
   // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
   const counters = new TrafficCounters({ redis: conns.stats, keys, flushMs: 1000, log });
-  const fastPath = config.fastPath && "pool" in engine ? engine : undefined;
-  const proxy: Server = createProxyServer({ getTable: () => holder.current, engine, trustedProxies: trusted, log, onResult: counters.record, ...(fastPath ? { fastPath } : {}) });
+  const proxy: Server = createProxyServer({
+    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: counters.record,
+    fastPath: config.fastPath, underscores: config.underscoreHeaders, ...(config.revisionHeader ? { revisionHeader: config.revisionHeader } : {}),
+  });
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.
   const upgraded = new Set<import("node:stream").Duplex>();
   proxy.on("upgrade", (_req, socket: import("node:stream").Duplex) => {

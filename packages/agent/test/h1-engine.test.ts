@@ -3,75 +3,45 @@ import { randomBytes } from "node:crypto";
 import { Agent, get as httpGet } from "node:http";
 import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { afterEach, describe, test } from "node:test";
-import { createH1Engine } from "../src/serve/engine-h1.js";
-import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
-import { toTarget } from "../src/serve/engine.js";
 import { UpstreamPool } from "../src/serve/h1/upstream-pool.js";
-import { Servers, errorBody, listen, raw, send, table, waitFor } from "./proxy-fixture.js";
+import { toTarget } from "../src/serve/table.js";
+import { Servers, errorBody, h1, listen, loopTurns, ok200, raw, send, table, waitFor, type Script } from "./proxy-fixture.js";
 
 /**
- * The h1 engine's own connection handling, against scripted raw upstreams: what it may retry,
+ * The h1 exchange's own connection handling, against scripted raw upstreams: what it may retry,
  * when it refuses to reuse a connection, and how it re-frames what the upstream sent.
  */
 
 const LONG = 60_000;
 
-/** What a scripted upstream does with the n-th request (0-based) on the c-th connection. */
-type Script = (c: number, n: number, request: string) => { reply: string; then?: "close" | "keep" } | "drop";
-
-describe("h1 engine", () => {
+describe("h1 exchange", () => {
   const servers = new Servers();
   afterEach(() => servers.closeAll());
 
+  /** A proxy in front of a scripted raw upstream (proxy-fixture.ts Servers.scripted). */
   async function scripted(script: Script) {
-    const stats = { connections: 0, open: 0, requests: [] as string[], sockets: [] as Socket[] };
-    const server = servers.track(
-      createNetServer((s: Socket) => {
-        const c = stats.connections++;
-        stats.sockets.push(s);
-        stats.open++;
-        s.once("close", () => stats.open--);
-        s.on("error", () => undefined);
-        let n = 0;
-        let buf = "";
-        s.on("data", (d: Buffer) => {
-          buf += d.toString("latin1");
-          let end: number;
-          while ((end = buf.indexOf("\r\n\r\n")) >= 0) {
-            const request = buf.slice(0, end);
-            buf = buf.slice(end + 4);
-            stats.requests.push(request);
-            const act = script(c, n++, request);
-            if (act === "drop") {
-              s.destroy();
-              return;
-            }
-            if (act.then === "close") s.end(act.reply);
-            else s.write(act.reply);
-          }
-        });
-      }),
-    );
-    const port = await listen(server);
-    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
-    const p = await servers.proxy(engine, table({ defaultUpstream: `127.0.0.1:${port}`, pools: {}, routes: {} }));
-    return { ...p, stats };
+    const up = await servers.scripted(script);
+    const p = await servers.proxy(h1(LONG), table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    return { ...p, stats: up.stats };
   }
 
-  const OK = (body: string, extra = "") => ({ reply: `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}` });
+  const OK = ok200;
 
   test("retries an idempotent request once, on a new connection, when a reused one closes before answering", async () => {
     const p = await scripted((c, n) => (c === 0 && n === 1 ? "drop" : OK(`c${c}n${n}`)));
     assert.equal((await send({ port: p.port })).body, "c0n0");
+    await loopTurns();
     const r = await send({ port: p.port });
     assert.equal(r.status, 200);
     assert.equal(r.body, "c1n0");
     assert.equal(p.stats.connections, 2);
+    assert.equal(p.stats.requests.length, 3, "sent on the reused connection, then once more on a new one");
   });
 
   test("does not retry a POST on a reused connection that closes: the client gets the 502", async () => {
     const p = await scripted((c, n) => (c === 0 && n === 1 ? "drop" : OK(`c${c}n${n}`)));
     await send({ port: p.port });
+    await loopTurns();
     const r = await send({ port: p.port, method: "POST", headers: { "content-length": "0" } });
     assert.equal(r.status, 502);
     assert.equal(errorBody(r.body).error, "bad_gateway");
@@ -111,15 +81,16 @@ describe("h1 engine", () => {
     assert.ok(Date.now() - started < 2000, "the client connection closed with the body, not at the keep-alive timeout");
   });
 
-  test("answers HEAD, 204 and 304 without a body and keeps both connections usable", async () => {
+  test("answers HEAD, 204 and 304 without a body, keeps the client's connection, and never reuses the upstream's after them", async () => {
     const up = await servers.upstream("nobody", (req, res) => {
       if (req.url === "/204") res.writeHead(204).end();
       else if (req.url === "/304") res.writeHead(304, { etag: '"x"' }).end();
       else res.writeHead(200, { "content-type": "text/plain", "content-length": "5" }).end(req.method === "HEAD" ? undefined : "hello");
     });
-    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
-    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const p = await servers.proxy(h1(LONG), table({ defaultUpstream: up.address, pools: {}, routes: {} }));
     const client = new Agent({ keepAlive: true, maxSockets: 1 });
+    let clientConnections = 0;
+    p.server.on("connection", () => clientConnections++);
     try {
       const head = await send({ port: p.port, method: "HEAD", agent: client });
       assert.equal(head.status, 200);
@@ -133,7 +104,9 @@ describe("h1 engine", () => {
     } finally {
       client.destroy();
     }
-    assert.equal(up.connections, 1, "one upstream connection carried all four");
+    assert.equal(clientConnections, 1, "one client connection carried all four");
+    // A HEAD, 204 or 304 may be followed by a body its upstream sends anyway (upstream-reuse.test.ts).
+    assert.equal(up.connections, 4, "each of HEAD, 204 and 304 retired its upstream connection");
   });
 
   test("a chunked response far larger than the read buffer reaches a stalling client byte for byte", async () => {
@@ -144,8 +117,7 @@ describe("h1 engine", () => {
       for (let at = 0; at < data.length; at += 7919) res.write(data.subarray(at, at + 7919));
       res.end();
     });
-    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
-    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const p = await servers.proxy(h1(LONG), table({ defaultUpstream: up.address, pools: {}, routes: {} }));
     // A client that stalls now and then, so backpressure pauses and resumes the upstream in the
     // middle of chunks: every byte must still arrive, in order.
     const got = await new Promise<Buffer>((resolve, reject) => {
@@ -189,8 +161,7 @@ describe("h1 engine", () => {
 
   test("cuts a client that stops reading, and its upstream connection, after the client send timeout", async () => {
     const up = await bigOrSlow(64 * 1024 * 1024);
-    const engine = createH1Engine({ upstreamTimeoutMs: 200, clientSendTimeoutMs: 400, fallback: createHttpProxyEngine({ upstreamTimeoutMs: 200 }) });
-    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const p = await servers.proxy(h1(200, { clientSendTimeoutMs: 400 }), table({ defaultUpstream: up.address, pools: {}, routes: {} }));
     const client = connect(p.port, "127.0.0.1");
     client.on("error", () => undefined);
     servers.defer(() => client.destroy());
@@ -205,8 +176,7 @@ describe("h1 engine", () => {
 
   test("frees the upstream of a pipelined response whose client left before it was its turn", async () => {
     const up = await bigOrSlow(4 * 1024 * 1024);
-    const engine = createH1Engine({ upstreamTimeoutMs: 300, fallback: createHttpProxyEngine({ upstreamTimeoutMs: 300 }) });
-    const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
+    const p = await servers.proxy(h1(300), table({ defaultUpstream: up.address, pools: {}, routes: {} }));
     const client = connect(p.port, "127.0.0.1");
     client.on("error", () => undefined);
     client.write("GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\nGET /big HTTP/1.1\r\nHost: a.test\r\n\r\n");
@@ -217,7 +187,7 @@ describe("h1 engine", () => {
 
   test("close() also cuts requests still running on pools retired by retain()", async () => {
     const up = await bigOrSlow(1);
-    const engine = createH1Engine({ upstreamTimeoutMs: LONG, fallback: createHttpProxyEngine({ upstreamTimeoutMs: LONG }) });
+    const engine = h1(LONG);
     const p = await servers.proxy(engine, table({ defaultUpstream: up.address, pools: {}, routes: {} }));
     const reply = send({ port: p.port, path: "/slow" });
     await waitFor(() => up.requests.length === 1, { what: "request at the upstream" });
@@ -260,14 +230,54 @@ describe("h1 upstream pool", () => {
   test("a connection the upstream closes while idle is never handed out again, not even before its socket's close event", async () => {
     const server = servers.track(createNetServer((s: Socket) => s.on("error", () => undefined)));
     const port = await listen(server);
-    const pool = new UpstreamPool(toTarget(`127.0.0.1:${port}`), LONG);
+    const pool = new UpstreamPool(toTarget(`127.0.0.1:${port}`), { timeoutMs: LONG, sendTimeoutMs: LONG });
     servers.defer(() => pool.destroy());
     const first = pool.acquire(false);
     pool.release(first, true, 32, 4000);
+    await loopTurns();
     // What a FIN on an idle connection delivers; the socket's 'close' follows a loop phase later.
     first.socket.emit("end");
     const next = pool.acquire(false);
     assert.notEqual(next, first);
     assert.equal(next.reused, false);
+  });
+});
+
+describe("h1 upstream pool cooling", () => {
+  const servers = new Servers();
+  afterEach(() => servers.closeAll());
+
+  test("a released connection is handed out again only once it has cooled, most recently used first", async () => {
+    const server = servers.track(createNetServer((s: Socket) => s.on("error", () => undefined)));
+    const port = await listen(server);
+    const pool = new UpstreamPool(toTarget(`127.0.0.1:${port}`), { timeoutMs: LONG, sendTimeoutMs: LONG });
+    servers.defer(() => pool.destroy());
+    const [a, b] = [pool.acquire(false), pool.acquire(false)];
+    pool.release(a, true, 32, 4000);
+    pool.release(b, true, 32, 4000);
+    const meanwhile = pool.acquire(false);
+    assert.ok(meanwhile !== a && meanwhile !== b && !meanwhile.reused, "a cooling connection is never handed out");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(![a, b].includes(pool.acquire(false)), "nor in the next loop turn: the loop may not have polled its socket yet");
+    await loopTurns();
+    const reused = pool.acquire(false);
+    assert.equal(reused, b);
+    assert.equal(reused.reused, true);
+  });
+
+  test("bytes that arrive on a released connection, cooling or idle, retire it", async () => {
+    const server = servers.track(createNetServer((s: Socket) => s.on("error", () => undefined)));
+    const sockets: Socket[] = [];
+    server.on("connection", (s: Socket) => sockets.push(s));
+    const port = await listen(server);
+    const pool = new UpstreamPool(toTarget(`127.0.0.1:${port}`), { timeoutMs: LONG, sendTimeoutMs: LONG });
+    servers.defer(() => pool.destroy());
+    const conn = pool.acquire(false);
+    await waitFor(() => sockets.length === 1, { what: "connected" });
+    pool.release(conn, true, 32, 4000);
+    sockets[0]?.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL");
+    await waitFor(() => conn.closed, { what: "the connection that spoke out of turn closed" });
+    await loopTurns();
+    assert.notEqual(pool.acquire(false), conn);
   });
 });

@@ -4,30 +4,30 @@ import { connect, createServer as createNetServer, type Socket } from "node:net"
 import { afterEach, describe, test } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
 import { freePort } from "@switchyard/testkit";
-import { toTarget, type ForwardEngine } from "../src/serve/engine.js";
-import { Servers, errorBody, listen, raw, send, table, waitFor } from "./proxy-fixture.js";
+import { toTarget } from "../src/serve/table.js";
+import { Servers, errorBody, h1, listen, loopTurns, raw, send, table, waitFor } from "./proxy-fixture.js";
 
 /**
- * What every ForwardEngine must do, run against real sockets through createProxyServer. Engine
- * implementations register themselves in proxy-conformance.test.ts. Timeouts are per test so the
- * 504 case can be fast while the abort cases cannot be rescued by a timeout firing instead.
+ * What the edge's serve path must do, run against real sockets through createProxyServer, in each
+ * configuration the agent can run (proxy-conformance-h1.test.ts registers them: the fast path in
+ * front of Node's server, and Node's server alone). Timeouts are per test so the 504 case can be
+ * fast while the abort cases cannot be rescued by a timeout firing instead.
  */
-export type MakeEngine = (opts: { upstreamTimeoutMs: number }) => ForwardEngine;
 
 const LONG = 60_000;
 const HANDSHAKE =
   "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 
-export function engineConformance(name: string, makeEngine: MakeEngine): void {
-  describe(`${name} engine conformance`, () => {
+export function engineConformance(name: string, opts: { fastPath: boolean }): void {
+  describe(`${name} conformance`, () => {
     const servers = new Servers();
     afterEach(() => servers.closeAll());
 
-    const proxyTo = async (upstream: string, opts: { timeoutMs?: number; keepalive?: number } = {}) => {
-      const pool = { targets: [{ address: upstream }], ...(opts.keepalive === undefined ? {} : { keepalive: opts.keepalive }) };
-      const engine = makeEngine({ upstreamTimeoutMs: opts.timeoutMs ?? LONG });
-      const p = await servers.proxy(engine, table({ defaultUpstream: "app", pools: { app: pool }, routes: {} }));
+    const proxyTo = async (upstream: string, o: { timeoutMs?: number; keepalive?: number } = {}) => {
+      const pool = { targets: [{ address: upstream }], ...(o.keepalive === undefined ? {} : { keepalive: o.keepalive }) };
+      const engine = h1(o.timeoutMs ?? LONG);
+      const p = await servers.proxy(engine, table({ defaultUpstream: "app", pools: { app: pool }, routes: {} }), undefined, { fastPath: opts.fastPath });
       return { ...p, engine };
     };
 
@@ -45,7 +45,10 @@ export function engineConformance(name: string, makeEngine: MakeEngine): void {
       assert.equal(seen.headers.host, "Shop.Example:8080");
     });
 
-    test("reuses upstream connections: 200 sequential requests open at most 5", async () => {
+    // A released connection cools 1-2 ms before it is reused (upstream-policy.ts COOLING_TURNS), so a
+    // client that sends its next request within that time is served on another one: a handful carry
+    // them all, nowhere near one per request.
+    test("reuses upstream connections: 200 sequential requests open at most 16", async () => {
       const up = await servers.upstream("a");
       const p = await proxyTo(up.address);
       const client = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -55,7 +58,7 @@ export function engineConformance(name: string, makeEngine: MakeEngine): void {
         client.destroy();
       }
       assert.equal(up.requests.length, 200);
-      assert.ok(up.connections <= 5, `${up.connections} upstream connections for 200 requests`);
+      assert.ok(up.connections <= 16, `${up.connections} upstream connections for 200 requests`);
     });
 
     test("drops an idle upstream connection after ~4 s, before the upstream's 5 s keep-alive default", async () => {
@@ -280,6 +283,7 @@ export function engineConformance(name: string, makeEngine: MakeEngine): void {
       await send({ port: p.port });
       assert.equal(up.open, 1);
       p.engine.retain(new Set([toTarget(up.address).key]));
+      await loopTurns();
       await send({ port: p.port });
       assert.equal(up.connections, 1, "a retained target keeps its pooled connection");
       p.engine.retain(new Set());

@@ -5,9 +5,10 @@ import HttpProxy from "http-proxy";
 import { Servers, listen, raw, send, waitFor } from "./proxy-fixture.js";
 
 /**
- * The http-proxy 1.18.1 defects engine-http-proxy.ts works around, shown against the bare library
- * configured the obvious way. The same scenarios pass through our engine in proxy-conformance.ts.
- * If one of these starts failing, the library changed: re-check whether its workaround is still needed.
+ * The http-proxy 1.18.1 defects that keep the library off the edge's HTTP path (it proxies WebSocket
+ * upgrades only: upgrade-http-proxy.ts), shown against the bare library configured the obvious way.
+ * The same scenarios pass through the h1 exchange in proxy-conformance.ts. If one of these starts
+ * failing, the library changed.
  */
 
 describe("bare http-proxy 1.18.1", () => {

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect, type Server as NetServer, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { BlockList } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,10 +7,9 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { State } from "@switchyard/shared";
 import { waitFor } from "@switchyard/testkit";
-import type { ForwardEngine } from "../src/serve/engine.js";
-import type { PoolSource } from "../src/serve/front/fast-path.js";
-import { createProxyServer } from "../src/serve/proxy-server.js";
+import { createProxyServer } from "../src/serve/front/listener.js";
 import { compileTable, type RouteTable } from "../src/serve/table.js";
+import { Upstreams } from "../src/serve/upstreams.js";
 
 /** Shared helpers for the proxy tests: real servers on loopback, port 0, closed after each test. */
 
@@ -67,7 +66,7 @@ const echo: Handler = (_req, res, _seen, up) => {
 export class Servers {
   private readonly toClose: (Server | NetServer)[] = [];
   private readonly cleanups: (() => unknown)[] = [];
-  private readonly engines: ForwardEngine[] = [];
+  private readonly engines: Upstreams[] = [];
 
   /** An HTTP upstream that records every request and connection; answers its name unless told otherwise. */
   async upstream(name: string, handler: Handler = echo, opts: { unixDir?: string; host?: string } = {}): Promise<Upstream> {
@@ -109,24 +108,32 @@ export class Servers {
   }
 
   /**
-   * A proxy server over `engine`, serving `table` (swappable), with every onResult recorded. An
-   * engine that lends its pools (h1) gets the fast path in front, as the agent runs it, unless
-   * `fastPath` is false.
+   * A proxy server over `engine`, serving `table` (swappable), with every onResult recorded: with
+   * the fast path in front, as the agent runs it, unless `fastPath` is false.
    */
-  async proxy(engine: ForwardEngine, table: RouteTable | undefined, trusted = new BlockList(), opts: { fastPath?: boolean } = {}) {
+  async proxy(
+    engine: Upstreams,
+    table: RouteTable | undefined,
+    trusted = new BlockList(),
+    opts: { fastPath?: boolean; underscores?: "drop" | "pass"; revisionHeader?: string } = {},
+  ) {
     let current = table;
     let reads = 0;
     const results: { upstream: string; status: number }[] = [];
     const server = createProxyServer({
-      getTable: () => {
-        reads++;
-        return current;
+      table: {
+        get current() {
+          reads++;
+          return current;
+        },
       },
-      engine,
+      upstreams: engine,
       trustedProxies: trusted,
       log: silent,
       onResult: (upstream, status) => results.push({ upstream, status }),
-      ...(opts.fastPath !== false && "pool" in engine ? { fastPath: engine as ForwardEngine & PoolSource } : {}),
+      fastPath: opts.fastPath !== false,
+      ...(opts.underscores ? { underscores: opts.underscores } : {}),
+      ...(opts.revisionHeader ? { revisionHeader: opts.revisionHeader } : {}),
     });
     const port = await listen(server);
     this.toClose.push(server);
@@ -147,6 +154,46 @@ export class Servers {
     this.cleanups.push(fn);
   }
 
+  /**
+   * A raw TCP upstream that answers each request head by `script`, for responses Node's server would
+   * never produce; records every request head and connection.
+   */
+  async scripted(script: Script) {
+    const stats = { connections: 0, open: 0, requests: [] as string[], sockets: [] as Socket[] };
+    const server = this.track(
+      createNetServer((s: Socket) => {
+        const c = stats.connections++;
+        stats.sockets.push(s);
+        stats.open++;
+        s.once("close", () => stats.open--);
+        s.on("error", () => undefined);
+        let n = 0;
+        let buf = "";
+        s.on("data", (d: Buffer) => {
+          buf += d.toString("latin1");
+          let end: number;
+          while ((end = buf.indexOf("\r\n\r\n")) >= 0) {
+            const request = buf.slice(0, end);
+            buf = buf.slice(end + 4);
+            stats.requests.push(request);
+            const act = script(c, n++, request);
+            if (act === "drop") {
+              s.destroy();
+              return;
+            }
+            if (act === "silent") continue;
+            if (act.then === "close") s.end(act.reply);
+            else s.write(act.reply);
+            const later = act.later;
+            if (later !== undefined) setTimeout(() => s.writable && s.write(later.bytes), later.ms);
+          }
+        });
+      }),
+    );
+    const port = await listen(server);
+    return { address: `127.0.0.1:${port}`, stats };
+  }
+
   track<T extends Server | NetServer>(server: T): T {
     this.toClose.push(server);
     return server;
@@ -160,8 +207,38 @@ export class Servers {
   }
 }
 
+/**
+ * What a scripted upstream does with the n-th request head (0-based) on its c-th connection: a reply
+ * (then close, or keep the connection; `later` bytes follow after `ms`), drop the connection, or stay silent.
+ */
+export type Script = (c: number, n: number, head: string) => { reply: string; then?: "close" | "keep"; later?: { ms: number; bytes: string } } | "drop" | "silent";
+
+/** A well-framed 200 whose body is `body`. */
+export const ok200 = (body: string, extra = "") => ({ reply: `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}` });
+
+/** The two front doors every request rule must hold on: the fast path, and Node's HTTP server alone. */
+export const DOORS = [
+  ["fast path", true],
+  ["Node's server", false],
+] as const;
+
+/** The agent's upstreams (h1 pools, WebSocket upgrades) as the tests build them. */
+export const h1 = (upstreamTimeoutMs = 30_000, more: { clientSendTimeoutMs?: number } = {}): Upstreams => new Upstreams({ upstreamTimeoutMs, ...more });
+
+/**
+ * Waits long enough for released upstream connections to cool: they are reusable after two turns of
+ * the pool's 1 ms timer (upstream-policy.ts COOLING_TURNS). Each 2 ms sleep spans at least one of its
+ * turns, even on a loaded machine, so `n` sleeps cover `n` turns.
+ */
+export async function loopTurns(n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
 /** A table over one State, revision 1. */
 export const table = (s: unknown, random?: () => number) => compileTable(state(s), 1, random ? { random } : {});
+
+/** A table over one State at a given revision. */
+export const tableAt = (revision: number, s: unknown) => compileTable(state(s), revision);
 
 export interface Reply {
   status: number;

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, afterEach, before, describe, test } from "node:test";
-import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
 import { parseCidrs } from "../src/serve/headers.js";
-import { SERVER_TIMEOUTS } from "../src/serve/proxy-server.js";
-import { Servers, errorBody, raw, send, table, waitFor, type Upstream } from "./proxy-fixture.js";
+import { SERVER_TIMEOUTS } from "../src/serve/node-door.js";
+import { Servers, errorBody, h1, raw, send, table, waitFor, type Upstream } from "./proxy-fixture.js";
 
-const engine = () => createHttpProxyEngine({ upstreamTimeoutMs: 30_000 });
+const engine = () => h1();
 const bodyOf = (reply: string) => reply.slice(reply.indexOf("\r\n\r\n") + 4);
 
 describe("routing through the proxy server", () => {

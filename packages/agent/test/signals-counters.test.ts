@@ -5,8 +5,8 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildKeys, type Keys } from "@switchyard/shared";
 import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
-import { createHttpProxyEngine } from "../src/serve/engine-http-proxy.js";
-import { createProxyServer } from "../src/serve/proxy-server.js";
+import { createProxyServer } from "../src/serve/front/listener.js";
+import { Upstreams } from "../src/serve/upstreams.js";
 import { statsConnection } from "../src/redis.js";
 import { TrafficCounters } from "../src/signals/counters.js";
 import { Servers, listen, send, table } from "./proxy-fixture.js";
@@ -85,11 +85,13 @@ test("counts what the proxy reports: 2xx and 5xx per pool and per direct address
   try {
     const app = await servers.upstream("app", (req, res) => void res.writeHead(req.url === "/fail" ? 500 : 200).end());
     const dead = `127.0.0.1:${await freePort()}`;
-    const engine = createHttpProxyEngine({ upstreamTimeoutMs: 5000 });
+    const engine = new Upstreams({ upstreamTimeoutMs: 5000 });
+    const routes = table({ defaultUpstream: null, pools: { app: { targets: [{ address: app.address }] } }, routes: { "a.test": { upstream: "app" }, "d.test": { upstream: dead } } });
     const proxy = servers.track(
       createProxyServer({
-        getTable: () => table({ defaultUpstream: null, pools: { app: { targets: [{ address: app.address }] } }, routes: { "a.test": { upstream: "app" }, "d.test": { upstream: dead } } }),
-        engine,
+        table: { current: routes },
+        upstreams: engine,
+        fastPath: true,
         trustedProxies: new BlockList(),
         log: silent,
         onResult: c.record,

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { State } from "@switchyard/shared";
 import { seeded } from "@switchyard/testkit";
-import { DEFAULT_KEEPALIVE } from "../src/serve/engine.js";
 import { SmoothWeightedRoundRobin, compileTable, type Resolution, type RouteTable } from "../src/serve/table.js";
 
 const compile = (s: unknown, random?: () => number) => compileTable(State.parse(s), 7, random ? { random } : {});
@@ -104,7 +103,8 @@ describe("upstream kinds", () => {
     const r = t.resolve("x", "/");
     assert.equal(r.kind, "target");
     const target = { kind: "tcp", host: "::1", port: 8080, key: "[::1]:8080" };
-    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: DEFAULT_KEEPALIVE, upstreamLabel: "[::1]:8080" } });
+    // No pool: no keepalive setting (the idle cap follows the load), and no name a client may be told.
+    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: undefined, upstreamLabel: "[::1]:8080", pool: undefined } });
     const u = t.resolve("u.test", "/") as Extract<Resolution, { kind: "target" }>;
     assert.deepEqual(u.target, { kind: "unix", path: "/run/app.sock", key: "unix:/run/app.sock" });
   });
@@ -117,6 +117,9 @@ describe("upstream kinds", () => {
     });
     assert.equal((t.resolve("k.test", "/") as { keepalive?: number }).keepalive, 4);
     assert.equal("keepalive" in t.resolve("d.test", "/"), false);
+    const forward = (host: string) => (t.resolve(host, "/") as Extract<Resolution, { kind: "target" }>).forward;
+    assert.deepEqual([forward("k.test").keepalive, forward("k.test").pool], [4, "k"]);
+    assert.deepEqual([forward("d.test").keepalive, forward("d.test").pool], [undefined, "d"]);
   });
 
   test("reports revision, counts and every address it can resolve to", () => {

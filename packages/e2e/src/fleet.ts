@@ -22,14 +22,21 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-/** GET through an agent with an explicit Host header; resolves with status and body text. */
-export function get(host: string, port: number, hostHeader: string, agent?: Agent, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+/**
+ * Every agent a fleet starts stamps its responses with the revision of the table that routed them
+ * (AGENT_REVISION_HEADER): what the load checks assert on.
+ */
+export const REVISION_HEADER = "x-switchyard-revision";
+
+/** GET through an agent with an explicit Host header; resolves with status, body text and the routing revision (NaN without one). */
+export function get(host: string, port: number, hostHeader: string, agent?: Agent, timeoutMs = 5000): Promise<{ status: number; body: string; revision: number }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host, port, path: "/", headers: { host: hostHeader }, agent, timeout: timeoutMs }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      const stamp = res.headers[REVISION_HEADER];
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, revision: typeof stamp === "string" ? Number(stamp) : NaN }));
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error("request timed out")));
@@ -84,6 +91,7 @@ export async function startFleet(
       AGENT_HOST: host,
       AGENT_PORT: String(port),
       AGENT_ADMIN_PORT: String(adminPort),
+      AGENT_REVISION_HEADER: REVISION_HEADER,
       ...agentEnv,
     });
     procs.push(proc);

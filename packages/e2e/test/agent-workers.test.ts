@@ -9,11 +9,11 @@ let redis: RedisHandle;
 let fleet: Fleet;
 const prefix = randomPrefix("workers");
 
-// One agent with two worker processes on the http-proxy engine (the other e2e tests use the
-// default undici engine with one process).
+// One agent with two worker processes, every request through Node's server (AGENT_FAST_PATH=off);
+// the other e2e tests run one process with the fast path in front.
 before(async () => {
   redis = await startRedis();
-  fleet = await startFleet(redis, prefix, ["127.0.0.6"], { AGENT_WORKERS: "2", AGENT_ENGINE: "http-proxy" });
+  fleet = await startFleet(redis, prefix, ["127.0.0.6"], { AGENT_WORKERS: "2", AGENT_FAST_PATH: "off" });
   await fleet.api("PUT", "/v1/pools/blue", { targets: fleet.apps.blue.map((address) => ({ address })) });
   await fleet.api("PUT", "/v1/pools/green", { targets: fleet.apps.green.map((address) => ({ address })) });
 });
@@ -33,8 +33,12 @@ test("a two-worker agent acks only once both workers applied, and /status shows 
   assert.equal(status.workers?.length, 2);
   assert.ok(status.workers?.every((w) => w.revision === flip.body.revision && w.ready), JSON.stringify(status));
   assert.equal(status.revision, flip.body.revision);
-  // After the ack, every connection lands on a worker that serves green.
-  for (let i = 0; i < 20; i++) assert.match((await get(a.host, a.port, "demo.local")).body, /^green-/);
+  // After the ack, every connection lands on a worker that serves green, by that revision or a newer one.
+  for (let i = 0; i < 20; i++) {
+    const r = await get(a.host, a.port, "demo.local");
+    assert.match(r.body, /^green-/);
+    assert.ok(r.revision >= flip.body.revision, `routed by revision ${r.revision}, acked ${flip.body.revision}`);
+  }
   const agents = (await fleet.api("GET", "/v1/agents")).body as { id: string; workers?: unknown[] }[];
   assert.equal(agents[0]?.workers?.length, 2);
 });
@@ -52,7 +56,11 @@ test("a worker that dies is respawned and catches up before the agent counts as 
   }, { timeoutMs: 15_000, what: "respawned worker ready" });
   const flip = await fleet.api("PUT", "/v1/routes/demo.local?wait=applied&timeout=5000", { upstream: "blue" });
   assert.equal(flip.body.complete, true, flip.text);
-  for (let i = 0; i < 20; i++) assert.match((await get(a.host, a.port, "demo.local")).body, /^blue-/);
+  for (let i = 0; i < 20; i++) {
+    const r = await get(a.host, a.port, "demo.local");
+    assert.match(r.body, /^blue-/);
+    assert.ok(r.revision >= flip.body.revision, `routed by revision ${r.revision}, acked ${flip.body.revision}`);
+  }
 });
 
 test("a revision the workers refuse is the agent's nack in /status and its record, until a write at that revision applies", async () => {

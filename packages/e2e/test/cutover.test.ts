@@ -4,7 +4,7 @@ import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle } from "@
 import { spawnNode } from "../src/index.js";
 import { TOKEN, get, startFleet, type Fleet } from "../src/fleet.js";
 import { cutover, finished, startCutover, untilCutover } from "../src/cutover.js";
-import { startLoad } from "../src/load.js";
+import { checkRevisions, startLoad } from "../src/load.js";
 
 let redis: RedisHandle;
 let fleet: Fleet;
@@ -30,22 +30,28 @@ after(async () => {
   await redis.stop();
 });
 
-async function onBlue(host: string) {
+/** Routes `host` to blue and waits for every agent's ack; the revision that did it. */
+async function onBlue(host: string): Promise<number> {
   const r = await fleet.api("PUT", `/v1/routes/${host}?wait=applied&timeout=5000`, { upstream: "blue" });
   assert.equal(r.body.complete, true, r.text);
+  return r.body.revision as number;
 }
 const ackedAt = (c: { steps: { acks: { appliedAt: string }[] }[] }, step: number) => Math.max(...(c.steps[step]?.acks ?? []).map((a) => Date.parse(a.appliedAt)));
 
 describe("cutovers through 3 agents", () => {
-  test("an instant cutover under load succeeds with every ack recorded and no failed request", async () => {
-    await onBlue("instant.test");
-    const load = startLoad(fleet.agents, "instant.test");
+  test("an instant cutover under load succeeds with every ack recorded, no failed request, and every response routed by a revision no older than its agent's ack", async () => {
+    const blue = await onBlue("instant.test");
+    const load = startLoad(fleet.agents, "instant.test", { floor: blue });
     let c;
+    let green = 0;
     try {
       await waitFor(() => load.samples.length > 200, { what: "load" });
       const id = await startCutover(fleet, { host: "instant.test", from: "blue", to: "green", bake: "1s" });
       c = await finished(fleet, id);
-      await waitFor(() => load.samples.length > 0 && (load.samples.at(-1)?.start ?? 0) > Date.parse(c!.updatedAt), { what: "traffic after" });
+      // The record holds every agent's ack of the flip: requests sent from now on must be routed by it.
+      green = c.steps[0]?.revision ?? NaN;
+      for (const a of c.steps[0]?.acks ?? []) load.acked(fleet.agents.findIndex((x) => x.id === a.id), green);
+      await waitFor(() => load.samples.filter((s) => s.floor >= green).length > 50, { what: "traffic sent after the acks" });
     } finally {
       await load.stop();
     }
@@ -55,10 +61,12 @@ describe("cutovers through 3 agents", () => {
     assert.deepEqual(c.steps[0]?.stragglers, []);
     assert.deepEqual(load.errors, []);
     assert.equal(load.samples.filter((s) => s.status !== 200).length, 0);
-    const after = load.samples.filter((s) => s.start > ackedAt(c, 0));
-    assert.ok(after.length > 50 && after.every((s) => s.color === "green"), "after the acks every answer is green");
+    const check = checkRevisions(load.samples, [{ revision: blue, color: "blue" }, { revision: green, color: "green" }]);
+    assert.deepEqual(check.unstamped.slice(0, 5), [], "every response names the revision that routed it");
+    assert.deepEqual(check.stale.slice(0, 5), [], `${check.stale.length} responses routed by a revision older than their agent's ack`);
+    assert.deepEqual(check.wrongColor.slice(0, 5), [], `${check.wrongColor.length} responses disagree with their own revision's route`);
     const flip = ackedAt(c, 0) - Date.parse(c.steps[0]?.writtenAt ?? "");
-    console.log(`# instant cutover: write -> last ack ${flip} ms across 3 agents, ${load.samples.length} requests, 0 failed`);
+    console.log(`# instant cutover: write -> last ack ${flip} ms across 3 agents, ${load.samples.length} requests (${check.checked} checked by revision), 0 failed`);
   });
 
   test("a 10/50/100 canary sends each step's share of traffic to green within 5 points", async () => {
@@ -68,22 +76,27 @@ describe("cutovers through 3 agents", () => {
     const load = startLoad(fleet.agents, "canary.test", { perAgent: 3, maxRequests: 300_000 });
     let c;
     try {
-      // The last step's window is the bake: 3 s, so a busy machine still sends it 400 requests.
       const id = await startCutover(fleet, { host: "canary.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "4s" } }, bake: "3s", preflight: false });
       c = await finished(fleet, id, 60_000);
+      // The last step routes on after the cutover ends: on a busy machine its bake alone may carry
+      // too few requests to measure a share, so the load runs on until it has enough.
+      const last = c.steps.at(-1)?.revision ?? NaN;
+      await waitFor(() => load.samples.filter((s) => s.revision >= last).length >= 400, { what: "traffic routed by the last step", timeoutMs: 60_000 });
     } finally {
       await load.stop();
     }
     assert.equal(c.state, "succeeded", c.reason ?? "");
+    // Each response is judged by the revision that routed it: step k's revision, up to step k+1's.
     for (const [k, step] of c.steps.entries()) {
-      const from = ackedAt(c, k);
-      const until = Date.parse(c.steps[k + 1]?.writtenAt ?? c.updatedAt);
-      const window = load.samples.filter((s) => s.start > from && s.start < until);
+      const from = step.revision ?? NaN;
+      const until = c.steps[k + 1]?.revision ?? Infinity;
+      const window = load.samples.filter((s) => s.revision >= from && s.revision < until);
       const green = window.filter((s) => s.color === "green").length / window.length;
-      console.log(`# canary step ${k + 1}: ${step.weight}% target, ${(green * 100).toFixed(1)}% green over ${window.length} requests`);
+      console.log(`# canary step ${k + 1}: ${step.weight}% target, ${(green * 100).toFixed(1)}% green over ${window.length} requests routed by revision ${from}`);
       assert.ok(window.length >= 400, `step ${k + 1}: only ${window.length} requests`);
       assert.ok(Math.abs(green * 100 - step.weight) <= 5, `step ${k + 1}: ${(green * 100).toFixed(1)}% green, wanted ${step.weight}%`);
     }
+    assert.deepEqual(load.samples.filter((s) => !Number.isInteger(s.revision)).slice(0, 5), [], "every response names the revision that routed it");
     assert.equal(load.samples.filter((s) => s.status !== 200).length, 0);
   });
 

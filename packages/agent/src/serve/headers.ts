@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { BlockList, isIP, isIPv4, type Socket } from "node:net";
 
 /**
- * Header policy at the edge: which headers belong to one hop only, and what the upstream is told
- * about the client. Engine-independent, so every engine strips and sets exactly the same things.
+ * Header facts both directions share: which fields belong to one hop only, what the upstream is
+ * told about the client (X-Forwarded-*, X-Real-IP), and the response fields a client gets. The
+ * request rules that use them are declared in passes.ts.
  */
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the non-standard Proxy-Connection and Keep-Alive. */
@@ -19,17 +19,20 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 
 const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP].map((n) => n.length));
 
-// A `Connection` header may name any field as hop-by-hop. These are never dropped on that say-so:
-// losing Content-Length would change how the body is framed to the next hop (a smuggling vector),
-// losing Host would change which site the upstream serves, and the forwarding headers are the
-// edge's own (set before stripping): a client must not be able to strip the address it came from.
-const NEVER_NAMED_AWAY: ReadonlySet<string> = new Set(["host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"]);
+/**
+ * A `Connection` header may name any field as hop-by-hop. These are never dropped on that say-so:
+ * losing Content-Length would change how the body is framed to the next hop (a smuggling vector),
+ * losing Host would change which site the upstream serves, and the forwarding headers are the
+ * edge's own: a client must not be able to strip the address it came from.
+ */
+export const NEVER_NAMED_AWAY: ReadonlySet<string> = new Set(["host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"]);
 
 const ONLY_CHUNKED = /^\s*chunked\s*$/i;
 /** A transfer-coding list whose final coding is chunked. */
 export const FINAL_CHUNKED = /(?:^|,)\s*chunked\s*$/i;
 
-function connectionTokens(value: string | string[] | undefined): string[] {
+/** The field names a Connection value lists, lowercased, minus those that may never be named away. */
+export function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   const joined = Array.isArray(value) ? value.join(",") : value;
   const out: string[] = [];
@@ -38,46 +41,6 @@ function connectionTokens(value: string | string[] | undefined): string[] {
     if (name !== "" && !NEVER_NAMED_AWAY.has(name)) out.push(name);
   }
   return out;
-}
-
-/**
- * Removes hop-by-hop fields from a request before it goes upstream, in place.
- *
- * Transfer-Encoding is the exception: a request that arrived with a body in chunks leaves with it
- * (Node re-chunks what it writes), so its declaration is kept as sent. Node's parser only accepts
- * it with `chunked` as the final coding, and any coding before that (gzip) is still applied to the
- * bytes passed on. Dropping it would leave a request that declares neither a length nor chunking,
- * and the upstream would read its body as a second request.
- *
- * For a WebSocket handshake, `Upgrade: websocket` and `Connection: upgrade` are what the next hop
- * needs to see, so they are re-declared rather than removed.
- */
-export function stripRequestHopByHop(headers: IncomingHttpHeaders, websocket: boolean): void {
-  const coding = headers["transfer-encoding"];
-  for (const name of connectionTokens(headers.connection)) delete headers[name];
-  for (const name of HOP_BY_HOP) delete headers[name];
-  if (coding !== undefined) headers["transfer-encoding"] = coding;
-  if (websocket) {
-    headers.connection = "upgrade";
-    headers.upgrade = "websocket";
-  }
-}
-
-/** How a request body leaves an engine that frames bodies itself (h1, undici). */
-export type Reframe = "fallback" | "chunked" | "plain";
-
-/**
- * For engines that write the request body's framing themselves: "fallback" when the body carries a
- * transfer coding besides chunked, which they would re-frame as plain chunked and so lose (such
- * requests go to the http-proxy engine, untouched); otherwise strips hop-by-hop fields and Expect
- * (Node has already answered any 100-continue) in place, and says whether the body came chunked.
- */
-export function reframeRequest(headers: IncomingHttpHeaders): Reframe {
-  const coding = headers["transfer-encoding"];
-  if (coding !== undefined && !ONLY_CHUNKED.test(coding)) return "fallback";
-  stripRequestHopByHop(headers, false);
-  if (headers.expect !== undefined) delete headers.expect;
-  return coding === undefined ? "plain" : "chunked";
 }
 
 /**
@@ -116,6 +79,24 @@ export function responseHeaders(rawHeaders: readonly string[], connection: strin
   return out;
 }
 
+/**
+ * `fields` (a flat [name, value, ...] list) without any field called `name`, plus `name: value`:
+ * the routing revision (AGENT_REVISION_HEADER) replaces whatever the upstream sent under that name.
+ * `name` is lowercase.
+ */
+export function stamped(fields: string[], name: string, value: string): string[] {
+  let kept = 0;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const n = fields[i] as string;
+    if (n.length === name.length && n.toLowerCase() === name) continue;
+    fields[kept++] = n;
+    fields[kept++] = fields[i + 1] as string;
+  }
+  fields.length = kept;
+  fields.push(name, value);
+  return fields;
+}
+
 /** Splits a comma- or whitespace-separated list of CIDRs (a bare address means just that address). */
 export function parseCidrs(list: string): BlockList {
   const blocks = new BlockList();
@@ -148,12 +129,15 @@ function isTrusted(trusted: BlockList, addr: string): boolean {
   return family !== 0 && trusted.check(addr, family === 4 ? "ipv4" : "ipv6");
 }
 
-function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(", ") : v;
+export interface ForwardedFields {
+  forwardedFor: string;
+  realIp: string;
+  proto: string;
+  host: string | undefined;
 }
 
 /**
- * Sets X-Real-IP and X-Forwarded-{For,Proto,Host} on a request about to be forwarded, in place.
+ * What the upstream is told about the client, from the client's own (joined) values.
  *
  * From an untrusted peer every client-sent value is replaced: a client must not be able to claim
  * another address. From a peer in `trusted` (a load balancer in front of the edge), X-Forwarded-For
@@ -162,24 +146,6 @@ function single(v: string | string[] | undefined): string | undefined {
  * vouches for. The walk stops at an entry that is not an IP address (taking the entry to its right),
  * and if every entry is trusted the left-most one is the client.
  */
-export function setForwardingHeaders(req: IncomingMessage, trusted: BlockList): void {
-  const h = req.headers;
-  const f = forwardedFields(peerOf(req.socket, trusted), h.host, single(h["x-forwarded-for"]), single(h["x-forwarded-proto"]), single(h["x-forwarded-host"]));
-  h["x-forwarded-for"] = f.forwardedFor;
-  h["x-real-ip"] = f.realIp;
-  h["x-forwarded-proto"] = f.proto;
-  if (f.host === undefined) delete h["x-forwarded-host"];
-  else h["x-forwarded-host"] = f.host;
-}
-
-export interface ForwardedFields {
-  forwardedFor: string;
-  realIp: string;
-  proto: string;
-  host: string | undefined;
-}
-
-/** The forwarding values setForwardingHeaders applies, from the client's own (joined) values. */
 export function forwardedFields(peer: PeerInfo, host: string | undefined, clientXff: string | undefined, clientProto: string | undefined, clientHost: string | undefined): ForwardedFields {
   const address = peer.address;
   if (peer.trusted) {

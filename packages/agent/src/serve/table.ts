@@ -1,5 +1,4 @@
-import { isWildcard, looksLikeAddress, type Pool, type State, type Upstream } from "@switchyard/shared";
-import { DEFAULT_KEEPALIVE, toTarget, type ForwardTarget, type Target } from "./engine.js";
+import { formatAddress, isWildcard, looksLikeAddress, parseAddress, type Address, type Pool, type State, type Upstream } from "@switchyard/shared";
 
 /**
  * The serving form of a State: built once per applied revision, then only read. The sync layer
@@ -11,15 +10,59 @@ import { DEFAULT_KEEPALIVE, toTarget, type ForwardTarget, type Target } from "./
  * nginx: `/api` also matches `/apix`), and a path no rule covers goes to the default upstream.
  */
 
+/**
+ * A parsed upstream address plus its canonical spelling. `key` is computed once, when the table is
+ * compiled, because per-target state (connection pools) is indexed by it on every request.
+ */
+export type Target = Address & { readonly key: string };
+
+/** Where a request goes, as the exchange needs it: one frozen object per target and pool, made at compile time. */
+export interface ForwardTarget {
+  readonly address: Target;
+  /**
+   * The pool's `keepalive` (idle connections kept; 0 closes each connection after use), or
+   * undefined when it sets none: the idle cap then follows the load (upstream-policy.ts idleCap).
+   */
+  readonly keepalive: number | undefined;
+  /** Pool name or address: what results are counted and logged under. */
+  readonly upstreamLabel: string;
+  /** The pool's name: all a client is ever told about an upstream. Undefined for a direct address. */
+  readonly pool: string | undefined;
+}
+
+/** Where the serve flow reads the current table: once per request, never cached across requests. */
+export interface TableSource {
+  readonly current: RouteTable | undefined;
+}
+
+// Every table compile resolves every pool target again, and a fleet's tables name the same few
+// addresses revision after revision: parse each spelling once. Targets are frozen, so sharing one
+// between tables (and between the sync instances of one process) is safe. Bounded: a process that
+// has seen more distinct spellings than this simply starts over.
+const TARGET_CACHE_MAX = 100_000;
+const targets = new Map<string, Target>();
+
+/** Throws on a malformed address: tables are compiled from validated state, so this is a bug. */
+export function toTarget(raw: string): Target {
+  const known = targets.get(raw);
+  if (known !== undefined) return known;
+  const r = parseAddress(raw);
+  if (!r.ok) throw new Error(`invalid upstream address '${raw}': ${r.message}`);
+  const target: Target = Object.freeze({ ...r.address, key: formatAddress(r.address) });
+  if (targets.size >= TARGET_CACHE_MAX) targets.clear();
+  targets.set(raw, target);
+  return target;
+}
+
 export type Resolution =
   | {
       readonly kind: "target";
       /** Pool name or address: the label results are counted under. */
       readonly upstream: string;
       readonly target: Target;
-      /** The pool's keepalive when it sets one; the engine's default otherwise. */
+      /** The pool's keepalive when it sets one. */
       readonly keepalive?: number;
-      /** What the engine is handed, built with the table so a request allocates nothing to route. */
+      /** What the exchange is handed, built with the table so a request allocates nothing to route. */
       readonly forward: ForwardTarget;
     }
   | { readonly kind: "no_route" };
@@ -28,7 +71,7 @@ export interface RouteTable {
   readonly revision: number;
   readonly routeCount: number;
   readonly poolCount: number;
-  /** Every Target.key the table can resolve to, for ForwardEngine.retain after a swap. */
+  /** Every Target.key the table can resolve to, for Upstreams.retain after a swap. */
   readonly addresses: ReadonlySet<string>;
   /** `host` must already be normalized (normalizeHost); `path` carries no query string. */
   resolve(host: string, path: string): Resolution;
@@ -85,14 +128,14 @@ export class SmoothWeightedRoundRobin<T> {
   }
 }
 
-/** One frozen answer per target, made at compile time; requests share them. */
-function resolution(upstream: string, target: Target, keepalive: number | undefined): Resolution {
-  const forward: ForwardTarget = Object.freeze({ address: target, keepalive: keepalive ?? DEFAULT_KEEPALIVE, upstreamLabel: upstream });
+/** One frozen answer per target, made at compile time; requests share them. `pool` is undefined for a direct address. */
+function resolution(upstream: string, target: Target, keepalive: number | undefined, pool: string | undefined): Resolution {
+  const forward: ForwardTarget = Object.freeze({ address: target, keepalive, upstreamLabel: upstream, pool });
   return Object.freeze(keepalive === undefined ? { kind: "target", upstream, target, forward } : { kind: "target", upstream, target, keepalive, forward });
 }
 
 function poolChooser(name: string, pool: Pool): Chooser {
-  const balancer = new SmoothWeightedRoundRobin(pool.targets.map((t) => ({ item: resolution(name, toTarget(t.address), pool.keepalive), weight: t.weight })));
+  const balancer = new SmoothWeightedRoundRobin(pool.targets.map((t) => ({ item: resolution(name, toTarget(t.address), pool.keepalive, name), weight: t.weight })));
   return () => balancer.pick();
 }
 
@@ -122,7 +165,7 @@ class Compiler {
       if (known) return known;
       const target = toTarget(u);
       this.addresses.add(target.key);
-      const only = resolution(target.key, target, undefined);
+      const only = resolution(target.key, target, undefined, undefined);
       const c = () => only;
       this.direct.set(u, c);
       return c;

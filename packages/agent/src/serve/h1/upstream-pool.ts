@@ -1,188 +1,89 @@
-import { connect, type Socket } from "node:net";
-import type { Target } from "../engine.js";
-import { ResponseParser, type ResponseSink } from "./response-parser.js";
+import { connect } from "node:net";
+import type { Target } from "../table.js";
+import { COOLING_TURNS, PEAK_WINDOW_MS, idleCap } from "../upstream-policy.js";
+import { Conn, READ_BUFFER, type ConnOwner } from "./upstream-conn.js";
 
 /**
- * Upstream connections for the h1 engine: one pool per target, each connection carrying one
- * request at a time (no pipelining).
+ * Upstream connections, one pool per target, each connection carrying one request at a time (no
+ * pipelining). What may be kept and for how long is upstream-policy.ts; this file applies it.
  *
- * `keepalive` caps *idle* connections, as nginx's `keepalive` and the other engines do: concurrency
- * is never capped, and a connection released while the idle list is full is closed. Idle
- * connections are reused most-recently-used first and closed after IDLE_SOCKET_MS (or sooner when
- * the upstream's Keep-Alive hint says so), before a Node upstream's 5 s default would close them
- * under a request.
- *
- * Every socket event goes through the connection's own listeners, set once at connect, to whichever
- * exchange holds the connection; nothing is added or removed per request.
+ * A connection's life: busy (an exchange holds it) -> released -> cooling for COOLING_TURNS loop
+ * turns -> idle (reusable, most recently used first) -> reused, or closed after its idle time or
+ * past the idle cap. Any byte that arrives while it is not busy retires it (upstream-conn.ts):
+ * nobody asked for it, and it would be read as the next request's response (the audit's D1).
  */
 
-export const IDLE_SOCKET_MS = 4000;
 // Idle expiry is checked in sweeps rather than with a timer per connection: re-arming a timer on
 // every release and acquire costs more than the request itself on a fast path.
 const SWEEP_MS = 250;
 
-/** What a connection needs from the request it carries. */
-export interface Exchange extends ResponseSink {
-  /** The connection failed under this exchange: error, close, inactivity or a refused response. */
-  onConnFailure(err: Error, timedOut: boolean): void;
-  /** The socket's write buffer drained. */
-  onConnDrain(): void;
-  /**
-   * The connection saw no activity for a whole timeout period. "fail": the upstream's silence (a
-   * 504); "wait": the exchange is waiting on its client, look again one period later; "done": the
-   * exchange has given the connection up itself (its client is gone or would not read).
-   */
-  onInactive(connecting: boolean): "fail" | "wait" | "done";
-  /** Every byte of one upstream read has been handed on (the exchange may hold writes until then). */
-  afterRead?(): void;
+// Loop turns, counted by a 1 ms timer that runs while some connection is cooling: it fires at most
+// once per loop iteration, in the timers phase, so a connection released in turn t (during some
+// poll phase) and reusable from turn t + COOLING_TURNS (two timer phases later) has seen a whole poll
+// phase in between. A timer rather than setImmediate: a pending immediate turns every poll into a
+// non-blocking one, and the loop would spin between requests instead of waiting for them.
+let turn = 0;
+let ticker: NodeJS.Timeout | undefined;
+const coolingPools = new Set<UpstreamPool>();
+
+function tick(): void {
+  turn++;
+  const now = Date.now();
+  for (const pool of coolingPools) if (pool.promote(now)) coolingPools.delete(pool);
+  if (coolingPools.size > 0) ticker?.refresh();
+  else ticker = undefined;
 }
 
-/**
- * Every upstream socket reads into this one buffer (net's `onread`), skipping the Readable stream
- * machinery on the hottest path. Safe because reads are handled synchronously, one at a time, on
- * this thread; whatever outlives a read (body chunks handed to a client, a partial head or chunk
- * line) is copied out by the parser. `pause()`/`resume()` still stop and restart reading.
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-export class UpstreamTimeout extends Error {}
-
-export class Conn {
-  readonly parser = new ResponseParser();
-  exchange: Exchange | undefined;
-  /** Taken from the idle list, so the upstream may have closed it just as the request went out. */
-  reused = false;
-  idleUntil = 0;
-  closed = false;
-
-  constructor(
-    private readonly pool: UpstreamPool,
-    readonly socket: Socket,
-  ) {
-    socket.on("end", this.onEnd);
-    socket.on("error", this.onError);
-    socket.on("close", this.onClose);
-    socket.on("timeout", this.onTimeout);
-    socket.on("drain", this.onDrain);
-  }
-
-  /**
-   * Takes the connection out of service at once: out of the pool and marked closed now, not when
-   * the socket's 'close' event comes a loop phase later, so nothing can acquire it in between.
-   */
-  close(): void {
-    if (!this.closed) {
-      this.closed = true;
-      this.pool.forget(this);
-    }
-    this.socket.destroy();
-  }
-
-  /** The exchange gives the connection up mid-flight (its client left): it cannot carry another request. */
-  abandon(): void {
-    this.exchange = undefined;
-    this.parser.sink = undefined;
-    this.close();
-  }
-
-  private fail(err: Error, timedOut: boolean): void {
-    const ex = this.exchange;
-    this.exchange = undefined;
-    this.parser.sink = undefined;
-    this.close();
-    ex?.onConnFailure(err, timedOut);
-  }
-
-  /**
-   * `nread` bytes arrived in the shared READ_BUFFER; they are valid only until this returns. Always
-   * returns true: backpressure goes through socket.pause(), which stops reading just the same.
-   */
-  onRead(nread: number): boolean {
-    // Bytes nobody asked for (on an idle connection) would be read as the next request's response.
-    if (this.exchange === undefined) {
-      this.close();
-      return true;
-    }
-    try {
-      this.parser.execute(READ_BUFFER.subarray(0, nread));
-    } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)), false);
-      return true;
-    }
-    // The response ended (and the connection may already be back in the idle list) with more bytes
-    // behind it: the connection can no longer be trusted.
-    if (this.parser.trailing) this.close();
-    this.exchange?.afterRead?.();
-    return true;
-  }
-
-  private readonly onEnd = (): void => {
-    if (this.exchange === undefined) {
-      this.close();
-      return;
-    }
-    try {
-      this.parser.finish();
-    } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)), false);
-    }
-  };
-
-  private readonly onError = (err: Error): void => {
-    this.fail(err, false);
-  };
-
-  private readonly onClose = (): void => {
-    if (!this.closed) {
-      this.closed = true;
-      this.pool.forget(this);
-    }
-    if (this.exchange !== undefined) this.fail(new Error("upstream connection closed"), false);
-  };
-
-  private readonly onTimeout = (): void => {
-    const ex = this.exchange;
-    if (ex === undefined) {
-      this.close();
-      return;
-    }
-    const verdict = ex.onInactive(this.socket.connecting);
-    if (verdict === "fail") this.fail(new UpstreamTimeout("upstream did not answer in time"), true);
-    // Waiting on the client: the timer only re-arms on socket activity, which a stalled client may
-    // never cause, so re-arm it here and look again one period later.
-    else if (verdict === "wait") this.socket.setTimeout(this.pool.timeoutMs);
-  };
-
-  private readonly onDrain = (): void => {
-    this.exchange?.onConnDrain();
-  };
+export interface PoolOptions {
+  /** Longest upstream silence (connect included) before an exchange fails with a 504. */
+  timeoutMs: number;
+  /** How long a client that stopped reading may hold a connection (upstream-policy.ts CLIENT_SEND_TIMEOUT_MS). */
+  sendTimeoutMs: number;
 }
 
-export class UpstreamPool {
+export class UpstreamPool implements ConnOwner {
+  /** Reusable connections, most recently released last. */
   private readonly idle: Conn[] = [];
+  /** Released, oldest first, not yet reusable. A connection closed while here is skipped later. */
+  private cooling: Conn[] = [];
   private readonly all = new Set<Conn>();
   private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Most connections in use at once (busy, or cooling on their way back) in this window and the
+   * last one: the default idle cap follows them, so a steady load finds its connections idle again.
+   */
+  private peak = 0;
+  private lastPeak = 0;
+  private windowEnd = Date.now() + PEAK_WINDOW_MS;
   /** No longer in the table: idle connections are gone and busy ones close once released. */
   retired = false;
   /** Closed outright: nothing may be opened through it any more. */
   destroyed = false;
+  readonly timeoutMs: number;
+  readonly sendTimeoutMs: number;
 
   constructor(
     private readonly target: Target,
-    /** Longest upstream silence (connect included) before an exchange fails with a 504. */
-    readonly timeoutMs: number,
-  ) {}
+    opts: PoolOptions,
+  ) {
+    this.timeoutMs = opts.timeoutMs;
+    this.sendTimeoutMs = opts.sendTimeoutMs;
+  }
 
   /** The most recently used idle connection, or a new one (always new when `fresh`). */
   acquire(fresh: boolean): Conn {
+    let conn: Conn | undefined;
     if (!fresh) {
-      let conn: Conn | undefined;
-      while ((conn = this.idle.pop()) !== undefined) {
-        if (conn.closed || conn.socket.destroyed) continue;
-        conn.reused = true;
-        return conn;
-      }
+      while ((conn = this.idle.pop()) !== undefined && (conn.closed || conn.socket.destroyed));
+      if (conn !== undefined) conn.reused = true;
     }
+    if (conn === undefined) conn = this.connect();
+    const inUse = this.all.size - this.idle.length;
+    if (inUse > this.peak) this.peak = inUse;
+    return conn;
+  }
+
+  private connect(): Conn {
     const t = this.target;
     let conn: Conn | undefined;
     const onread = { buffer: READ_BUFFER, callback: (n: number) => (conn as Conn).onRead(n) };
@@ -193,19 +94,47 @@ export class UpstreamPool {
     return conn;
   }
 
-  /** Back from an exchange. Kept only when reusable and the idle list has room. */
-  release(conn: Conn, reusable: boolean, keepalive: number, idleMs: number): void {
+  /**
+   * Back from an exchange. Kept (cooling first) only when the exchange says it may carry another
+   * request (upstream-policy.ts reusableAfter) and its target keeps idle connections at all.
+   */
+  release(conn: Conn, reusable: boolean, keepalive: number | undefined, idleMs: number): void {
     conn.exchange = undefined;
-    if (!reusable || this.retired || conn.closed || conn.socket.destroyed || idleMs <= 0 || this.idle.length >= keepalive) {
+    if (!reusable || keepalive === 0 || this.retired || conn.closed || conn.socket.destroyed || idleMs <= 0) {
       conn.close();
       return;
     }
-    conn.idleUntil = Date.now() + idleMs;
+    conn.keepalive = keepalive;
+    conn.idleMs = idleMs;
+    conn.releasedAt = turn;
+    this.cooling.push(conn);
+    coolingPools.add(this);
+    ticker ??= setTimeout(tick, 1).unref();
+  }
+
+  /** Moves connections that have cooled long enough to the idle list; true once none is left cooling. */
+  promote(now: number): boolean {
+    let n = 0;
+    while (n < this.cooling.length && turn - (this.cooling[n] as Conn).releasedAt >= COOLING_TURNS) n++;
+    if (n === 0) return this.cooling.length === 0;
+    const ready = n === this.cooling.length ? this.cooling : this.cooling.slice(0, n);
+    this.cooling = n === this.cooling.length ? [] : this.cooling.slice(n);
+    for (const conn of ready) if (!conn.closed && !conn.socket.destroyed) this.keep(conn, now);
+    return this.cooling.length === 0;
+  }
+
+  /**
+   * Into the idle list. The idle cap is enforced by the sweep, a quarter second later at most, not
+   * here: connections cooling on their way back are still the load's, and closing them the moment a
+   * burst ebbs would open them again in the next one.
+   */
+  private keep(conn: Conn, now: number): void {
+    conn.idleUntil = now + conn.idleMs;
     this.idle.push(conn);
     if (this.sweeper === undefined) this.sweeper = setInterval(this.sweep, SWEEP_MS).unref();
   }
 
-  /** Connections open through this pool, busy or idle. */
+  /** Connections open through this pool, busy, cooling or idle. */
   get open(): number {
     return this.all.size;
   }
@@ -219,6 +148,7 @@ export class UpstreamPool {
   retire(): void {
     this.retired = true;
     for (const conn of this.idle.splice(0)) conn.close();
+    for (const conn of this.cooling.splice(0)) conn.close();
     this.stopSweeping();
   }
 
@@ -230,16 +160,26 @@ export class UpstreamPool {
     for (const conn of [...this.all]) conn.socket.destroy();
   }
 
+  /** Closes idle connections past their idle time, then the oldest beyond the idle cap; rolls the peak window. */
   private readonly sweep = (): void => {
     const now = Date.now();
+    if (now >= this.windowEnd) {
+      this.lastPeak = this.peak;
+      this.peak = this.all.size - this.idle.length;
+      this.windowEnd = now + PEAK_WINDOW_MS;
+    }
+    const peak = Math.max(this.peak, this.lastPeak);
+    let excess = this.idle.length;
     let kept = 0;
-    const expired: Conn[] = [];
+    const closing: Conn[] = [];
+    // Oldest first: the idle list is most recently used last.
     for (const conn of this.idle) {
-      if (conn.idleUntil <= now) expired.push(conn);
+      if (conn.idleUntil <= now || excess > idleCap(conn.keepalive, peak)) closing.push(conn);
       else this.idle[kept++] = conn;
+      excess--;
     }
     this.idle.length = kept;
-    for (const conn of expired) conn.close();
+    for (const conn of closing) conn.close();
     if (kept === 0) this.stopSweeping();
   };
 
