@@ -78,7 +78,7 @@ test("wait=applied reports the agents that did not ack when the timeout passes",
   await heartbeat(fx.keys, "edge-silent", 0);
   try {
     const t0 = Date.now();
-    const res = await request(fx.app).post("/_switch_upstream?host=a.com&upstream=blue&wait=applied&timeout=1500").set(auth()).expect(200);
+    const res = await request(fx.app).post("/_switch_upstream?host=a.com&upstream=blue&create=true&wait=applied&timeout=1500").set(auth()).expect(200);
     assert.match(res.text, /a\.com change upstream from none to blue\napplied on 1\/2 agents; missing: edge-silent\n/);
     assert.ok(Date.now() - t0 >= 1500);
     const json = await request(fx.app).put("/v1/default?wait=applied&timeout=1000").set(auth()).send({ upstream: "blue" }).expect(200);
