@@ -1,0 +1,26 @@
+import type { Redis } from "ioredis";
+import { ChangeMessage, PROTOCOL_VERSION, type Keys } from "@switchyard/shared";
+import { readyClient } from "@switchyard/testkit";
+
+/** A stand-in agent's heartbeat record and index entry, written over plain Redis. */
+export async function heartbeat(redis: Redis, keys: Keys, id: string, revision: number, ttlMs = 5000): Promise<void> {
+  const now = Date.now();
+  const rec = { id, revision, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now };
+  await redis.multi().set(keys.agent(id), JSON.stringify(rec), "PX", ttlMs).zadd(keys.agents, now + ttlMs, id).exec();
+}
+
+/** A stand-in agent speaking the protocol: acks every change on the channel after `delayMs`, as a live agent would. */
+export async function fakeAgent(url: string, redis: Redis, keys: Keys, id: string, delayMs: number): Promise<Redis> {
+  const sub = await readyClient(url);
+  await heartbeat(redis, keys, id, 0);
+  sub.on("message", (_ch, raw) => {
+    const { rev } = ChangeMessage.parse(JSON.parse(raw));
+    // As a real agent does: rewrite the heartbeat record, then publish the ack.
+    setTimeout(async () => {
+      await heartbeat(redis, keys, id, rev);
+      await redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() }));
+    }, delayMs);
+  });
+  await sub.subscribe(keys.changes);
+  return sub;
+}
