@@ -44,7 +44,7 @@ function parseUpstream(raw: string) {
 }
 
 const unknownHost = (host: string) =>
-  new ApiError(404, "unknown_host", `no route for host '${host}', so nothing was switched; add create=true to create one (a typo would otherwise create a route nobody uses)`, "host");
+  new ApiError(404, "unknown_host", `no route for host '${host}', so nothing was switched; to create one, add create=true (switchyard switch --create)`, "host");
 
 /**
  * The OpenResty seed's `/_switch_upstream?upstream=...`, fleet-wide and authenticated. With `host`
