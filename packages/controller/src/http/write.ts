@@ -7,7 +7,7 @@ import { dryRunRequested, rehearse } from "./dry-run.js";
 import { ApiError } from "./errors.js";
 
 export const MAX_WAIT_MS = 120_000;
-/** The query parameters every write takes (see waitRequest); routes declare them with accepts(...WAIT_PARAMS). */
+/** The wait parameters (see waitRequest); write routes declare them, with dryRun, as accepts(...WRITE_PARAMS). */
 export const WAIT_PARAMS = ["wait", "timeout"] as const;
 /** The query parameters of every write endpoint: the wait parameters and `dryRun` (see dry-run.ts). */
 export const WRITE_PARAMS = [...WAIT_PARAMS, "dryRun"] as const;
