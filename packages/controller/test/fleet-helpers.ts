@@ -15,10 +15,12 @@ export async function fakeAgent(url: string, redis: Redis, keys: Keys, id: strin
   await heartbeat(redis, keys, id, 0);
   sub.on("message", (_ch, raw) => {
     const { rev } = ChangeMessage.parse(JSON.parse(raw));
-    // As a real agent does: rewrite the heartbeat record, then publish the ack.
-    setTimeout(async () => {
-      await heartbeat(redis, keys, id, rev);
-      await redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() }));
+    // As a real agent does: rewrite the heartbeat record, then publish the ack. A delayed ack that
+    // fires after the test closed its connections is dropped, as a real agent's would be.
+    setTimeout(() => {
+      heartbeat(redis, keys, id, rev)
+        .then(() => redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() })))
+        .catch(() => undefined);
     }, delayMs);
   });
   await sub.subscribe(keys.changes);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsPlugin from "ajv-formats";
 import request from "supertest";
 import { acceptedParameters } from "../src/http/query.js";
 import { documentedQuery } from "../src/http/openapi/document.js";
@@ -19,8 +20,12 @@ type Doc = { openapi: string; paths: Record<string, Record<string, { responses: 
 const fetchDoc = async () => (await request(fx.app).get("/v1/openapi.json").expect(200)).body as Doc;
 
 /** Checks an answer against the document: the operation's schema for its status (else `default`). */
+// ajv-formats is CommonJS: its default export arrives wrapped under ESM.
+const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ?? addFormatsPlugin) as unknown as (ajv: Ajv2020) => Ajv2020;
+const newAjv = (allErrors = false) => addFormats(new Ajv2020({ strict: false, allErrors }));
+
 function checker(doc: Doc) {
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const ajv = newAjv(true);
   return (path: string, method: string, res: request.Response) => {
     const op = doc.paths[path]?.[method];
     assert.ok(op, `${method.toUpperCase()} ${path} is in the document`);
@@ -39,7 +44,7 @@ describe("GET /v1/openapi.json", () => {
   test("is OpenAPI 3.1, needs no token, and every component schema compiles", async () => {
     const doc = await fetchDoc();
     assert.equal(doc.openapi, "3.1.0");
-    const ajv = new Ajv2020({ strict: false });
+    const ajv = newAjv();
     for (const [name, schema] of Object.entries(doc.components.schemas)) {
       assert.doesNotThrow(() => ajv.compile({ ...schema, components: doc.components }), name);
     }
