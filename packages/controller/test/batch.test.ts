@@ -72,7 +72,7 @@ describe("POST /v1/changes", () => {
       await request(fx.app).post("/v1/changes").set(auth(READ)).send(put).expect(403);
     });
     await request(fx.app).post("/v1/changes").set(auth()).set("If-Match", '"1"').send(put).expect(200, { revision: 2 });
-    const agent = await fakeAgent(server().url, fx.redis, fx.keys, "edge-1", 2);
+    const agent = await fakeAgent(server().url, fx.keys, "edge-1", 2);
     try {
       const waited = await request(fx.app).post("/v1/changes?wait=applied&timeout=5000").set(auth()).send({ ops: [{ op: "route.del", host: "b.com" }] }).expect(200);
       assert.equal(waited.body.revision, 3);

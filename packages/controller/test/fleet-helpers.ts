@@ -9,20 +9,31 @@ export async function heartbeat(redis: Redis, keys: Keys, id: string, revision: 
   await redis.multi().set(keys.agent(id), JSON.stringify(rec), "PX", ttlMs).zadd(keys.agents, now + ttlMs, id).exec();
 }
 
-/** A stand-in agent speaking the protocol: acks every change on the channel after `delayMs`, as a live agent would. */
-export async function fakeAgent(url: string, redis: Redis, keys: Keys, id: string, delayMs: number): Promise<Redis> {
-  const sub = await readyClient(url);
-  await heartbeat(redis, keys, id, 0);
+/**
+ * A stand-in agent speaking the protocol on connections of its own: acks every change on the
+ * channel after `delayMs`, as a live agent would. Once stopped it sends nothing more, so a delayed
+ * ack never outlives the test's connections.
+ */
+export async function fakeAgent(url: string, keys: Keys, id: string, delayMs: number): Promise<{ disconnect(): void }> {
+  const [sub, cmd] = await Promise.all([readyClient(url), readyClient(url)]);
+  let stopped = false;
+  await heartbeat(cmd, keys, id, 0);
   sub.on("message", (_ch, raw) => {
     const { rev } = ChangeMessage.parse(JSON.parse(raw));
-    // As a real agent does: rewrite the heartbeat record, then publish the ack. A delayed ack that
-    // fires after the test closed its connections is dropped, as a real agent's would be.
+    // As a real agent does: rewrite the heartbeat record, then publish the ack.
     setTimeout(() => {
-      heartbeat(redis, keys, id, rev)
-        .then(() => redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() })))
+      if (stopped) return;
+      heartbeat(cmd, keys, id, rev)
+        .then(() => cmd.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() })))
         .catch(() => undefined);
     }, delayMs);
   });
   await sub.subscribe(keys.changes);
-  return sub;
+  return {
+    disconnect() {
+      stopped = true;
+      sub.disconnect();
+      cmd.disconnect();
+    },
+  };
 }

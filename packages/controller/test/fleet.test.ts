@@ -29,7 +29,7 @@ beforeEach(async () => {
 });
 
 const heartbeat = (keys: Keys, id: string, revision: number, ttlMs?: number) => hb(redis, keys, id, revision, ttlMs);
-const fakeAgent = (keys: Keys, id: string, delayMs: number) => fake(server.url, redis, keys, id, delayMs);
+const fakeAgent = (keys: Keys, id: string, delayMs: number) => fake(server.url, keys, id, delayMs);
 
 test("GET /v1/agents lists live agents with applied revision, lag and last-seen time", async () => {
   await heartbeat(fx.keys, "edge-1", 1);

@@ -104,7 +104,7 @@ describe("POST /v1/rollback", () => {
   test("honours If-Match and ?wait=applied", async () => {
     await seed();
     await unchanged(fx, () => request(fx.app).post("/v1/rollback").set(auth()).set("If-Match", '"4"').send({ to: 3 }).expect(412));
-    const agent = await fakeAgent(server().url, fx.redis, fx.keys, "edge-1", 2);
+    const agent = await fakeAgent(server().url, fx.keys, "edge-1", 2);
     try {
       const res = await request(fx.app).post("/v1/rollback?wait=applied&timeout=5000").set(auth()).set("If-Match", '"5"').send({ to: 3 }).expect(200);
       assert.equal(res.body.revision, 6);

@@ -66,7 +66,7 @@ describe("controller metrics", () => {
   });
 
   test("apply seconds: one observation per agent per revision, from publication to that agent's ack", async () => {
-    const agents = await Promise.all(["edge-1", "edge-2"].map((id) => fakeAgent(server().url, fx.redis, fx.keys, id, 5)));
+    const agents = await Promise.all(["edge-1", "edge-2"].map((id) => fakeAgent(server().url, fx.keys, id, 5)));
     try {
       // The controller subscribes to changes on start: give its subscription a moment by waiting for its first observation.
       for (let i = 1; i <= 3; i++) {
