@@ -72,8 +72,7 @@ function buildProgram(io: Io, json: boolean, setCode: (code: number) => void): C
       setCode(await fn(ctx(this), ...args));
     };
 
-  // One file per area; `history`/`rollback` (audit.ts), `apply`/`export` and `pool health`
-  // (config.ts) and `--dry-run` (write.ts) join them once the controller serves their endpoints.
+  // One file per area; `pool health` joins config.ts once pools have health checks.
   registerFleet(program, act);
   registerConfig(program, act);
   registerAudit(program, act);

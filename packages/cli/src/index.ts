@@ -9,6 +9,8 @@ export {
 export { ProgressRenderer, renderCutover, renderCutoverList } from "./progress.js";
 export { describeUpstream, renderAgents, renderStatus, table } from "./render.js";
 export { poolUsers, renderAudit, renderPools, renderRoutes } from "./render-config.js";
+export { describeConverge, renderDiff, renderDryRun, renderRevision, renderRevisions } from "./render-diff.js";
+export { readStateFile } from "./commands/config.js";
 export { StreamIdle, StreamTooLarge, readSse, type SseEvent } from "./sse.js";
 export { followCutover, type WatchOptions } from "./watch.js";
 export type * from "./types.js";

@@ -1,5 +1,6 @@
 // Tables for pools, routes, the default upstream and the audit log. Upstreams and targets print
 // in the syntax the commands take, so what an operator sees can be pasted back.
+import { describeValue } from "./render-diff.js";
 import { describeRoute, describeTargets, describeUpstream, table } from "./render.js";
 import type { AuditRecord, FleetState, Pool, Route, Upstream } from "./types.js";
 
@@ -53,20 +54,6 @@ export function renderRoute(host: string, r: Route): string {
     "(longest path prefix wins; other paths use the default upstream)\n";
 }
 
-/** One audit value in a cell: routes and upstreams as the CLI writes them, pools as their targets. */
-function describeValue(action: string, v: unknown): string {
-  if (v === null || v === undefined || v === "") return "(none)";
-  const kind = action.split(".")[0];
-  try {
-    if (kind === "route") return describeRoute(v as Route);
-    if (kind === "pool") return describeTargets(v as Pool);
-    if (kind === "default") return describeUpstream(v as Upstream);
-  } catch {
-    // An unexpected shape: fall through to the raw JSON rather than fail the listing.
-  }
-  return JSON.stringify(v);
-}
-
 const when = (at: number | string) => {
   const t = typeof at === "number" ? at : Date.parse(at);
   return Number.isNaN(t) ? String(at) : new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -76,6 +63,6 @@ export function renderAudit(records: AuditRecord[]): string {
   if (records.length === 0) return "no audit records\n";
   return table(
     ["REV", "AT", "ACTOR", "ACTION", "TARGET", "CHANGE"],
-    records.map((r) => [String(r.revision), when(r.at), r.actor, r.action, r.target || "-", `${describeValue(r.action, r.before)} -> ${describeValue(r.action, r.after)}`]),
+    records.map((r) => [String(r.revision), when(r.at), r.actor, r.action, r.target || "-", `${describeValue(r.action.split(".")[0] as string, r.before)} -> ${describeValue(r.action.split(".")[0] as string, r.after)}${r.note ? ` (${r.note})` : ""}`]),
   );
 }

@@ -112,4 +112,50 @@ export interface AuditRecord {
   target: string;
   before: unknown;
   after: unknown;
+  /** Why the revision was written, such as "rollback to 12". */
+  note?: string;
+}
+
+/** One entity that differs; `path` is a JSON Pointer (`/defaultUpstream`, `/pools/<name>`, `/routes/<host>`); null = absent. */
+export interface DiffEntry {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** Any write with `?dryRun=true`: nothing was written. */
+export interface DryRunResult {
+  dryRun: true;
+  revision: number;
+  diff: DiffEntry[];
+  plan?: { hosts: string[]; steps: { index: number; weight: number; routes: Record<string, Route> }[] };
+}
+
+/** PUT /v1/state and POST /v1/rollback: `changed: false` when the state already matched (nothing written). */
+export interface ConvergeResult extends WriteResult {
+  changed: boolean;
+  diff: DiffEntry[];
+  rolledBackTo?: number;
+}
+
+/** One entry of GET /v1/revisions (newest first). */
+export interface RevisionSummary {
+  revision: number;
+  at: string;
+  actor: string;
+  summary: string;
+  note?: string;
+}
+
+export type Op =
+  | { op: "pool.put"; name: string; pool: Pool }
+  | { op: "pool.del"; name: string }
+  | { op: "route.put"; host: string; route: Route }
+  | { op: "route.del"; host: string }
+  | { op: "default.put"; upstream: Upstream | null };
+
+/** GET /v1/revisions/:rev: the change's ops, and the value each replaced when the log kept it. */
+export interface RevisionDetail extends RevisionSummary {
+  ops: Op[];
+  before?: unknown[];
 }

@@ -11,7 +11,7 @@ const bin = ["--import", "tsx", "--conditions", "switchyard-source", "packages/c
 const node = (...args: string[]) =>
   spawnSync(process.execPath, [...bin, ...args], { cwd: root, encoding: "utf8", timeout: 30_000, env: { ...process.env, SWITCHYARD_TOKEN: "" } });
 
-const COMMANDS = ["status", "agents", "switch", "pools", "pool", "routes", "route", "default", "audit", "cutover", "cutovers", "cutover-status", "abort", "promote", "completion"];
+const COMMANDS = ["status", "agents", "switch", "apply", "export", "pools", "pool", "routes", "route", "default", "audit", "history", "rollback", "cutover", "cutovers", "cutover-status", "abort", "promote", "completion"];
 
 test("the bin entry starts: --help lists every command and exits 0, a usage error exits 2", () => {
   const help = node("--help");
@@ -55,7 +55,12 @@ test("completion bash: real bash completes commands, subcommands and options fro
   assert.deepEqual(bashComplete(script, "switchyard po"), ["pools", "pool"]);
   assert.deepEqual(bashComplete(script, "switchyard pool "), ["get", "set", "delete", "--url", "--token", "--json", "--help"]);
   assert.deepEqual(bashComplete(script, "switchyard pool set blue 10.0.0.1:80 --k"), ["--keepalive"]);
-  assert.deepEqual(bashComplete(script, "switchyard --url http://x:7070 ro"), ["routes", "route"]);
+  assert.deepEqual(bashComplete(script, "switchyard --url http://x:7070 ro"), ["routes", "route", "rollback"]);
+  assert.deepEqual(bashComplete(script, "switchyard history "), ["show", "--url", "--token", "--json", "--limit", "--before", "--help"]);
+  assert.ok(bashComplete(script, "switchyard switch demo.local green --").includes("--create"));
+  for (const cmd of ["switch x y", "pool set x y", "route delete x", "default unset", "rollback 3", "apply", "cutover x", "abort x", "promote x"]) {
+    assert.ok(bashComplete(script, `switchyard ${cmd} --d`).includes("--dry-run"), `${cmd} takes --dry-run`);
+  }
   assert.deepEqual(bashComplete(script, "switchyard default "), ["get", "set", "unset", "--url", "--token", "--json", "--help"]);
   assert.deepEqual(bashComplete(script, "switchyard switch demo.local green --timeout "), [], "no command names where a value goes");
   assert.ok(bashComplete(script, "switchyard abort co-1 --").includes("--no-wait"));

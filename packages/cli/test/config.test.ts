@@ -132,7 +132,7 @@ describe("audit (real controller)", () => {
 
 describe("--json errors (real controller)", () => {
   test("API, usage and network errors print one JSON document on stderr with the same exit codes", async () => {
-    const api = await cli(["--json", "switch", "demo.local", "nosuchpool"], env());
+    const api = await cli(["--json", "route", "set", "demo.local", "nosuchpool"], env());
     assert.equal(api.code, 1);
     assert.equal(api.stdout, "");
     assert.deepEqual(JSON.parse(api.stderr), { error: "invalid", message: "pool 'nosuchpool' does not exist", status: 400, field: "upstream" });

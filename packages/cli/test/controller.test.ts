@@ -115,12 +115,14 @@ describe("switch (real controller)", () => {
     await seed();
     let r = await cli(["switch", "demo.local", "green"], env());
     assert.deepEqual(r, { code: 0, stdout: "demo.local -> green at revision 6\n", stderr: "" });
-    r = await cli(["switch", "api.local", "unix:/run/app.sock"], env());
+    r = await cli(["switch", "api.local", "unix:/run/app.sock", "--create"], env());
     assert.deepEqual(r, { code: 0, stdout: "api.local -> unix:/run/app.sock at revision 7\n", stderr: "" });
     r = await cli(["switch", "demo.local", "blue=90,green=10"], env());
     assert.deepEqual(r, { code: 0, stdout: "demo.local -> blue=90,green=10 at revision 8\n", stderr: "" });
     r = await cli(["switch", "*.example.com", "10.0.0.1:8080", "--json"], env());
-    assert.deepEqual(JSON.parse(r.stdout), { revision: 9 });
+    const json = JSON.parse(r.stdout);
+    assert.equal(json.revision, 9);
+    assert.deepEqual(json.diff.map((d: { path: string; after: unknown }) => [d.path, d.after]), [["/routes/*.example.com", { upstream: "10.0.0.1:8080" }]]);
     const { state } = await real.fx.reader.snapshot();
     // Splits are null-prototype objects (shared dict.ts): compare as JSON.
     assert.deepEqual(JSON.parse(JSON.stringify(state.routes["demo.local"])), { upstream: { split: { blue: 90, green: 10 } } });

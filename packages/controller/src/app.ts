@@ -2,7 +2,7 @@ import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Queue } from "bullmq";
-import type { Keys, StoreReader, StoreWriter } from "@switchyard/shared";
+import type { Keys, StoreHistory, StoreReader, StoreWriter } from "@switchyard/shared";
 import type { CutoverRepo } from "./cutover/repo.js";
 import type { CutoverJob } from "./cutover/queue.js";
 import { cutoversApi } from "./http/cutovers-api.js";
@@ -13,8 +13,13 @@ import { authenticate } from "./http/auth.js";
 import { configApi } from "./http/config-api.js";
 import { ApiError, errorHandler } from "./http/errors.js";
 import { healthApi } from "./http/health.js";
+import { historyApi } from "./http/history-api.js";
+import { metricsApi } from "./http/metrics-api.js";
+import { openapiApi } from "./http/openapi.js";
 import { readApi } from "./http/read-api.js";
 import { seedApi, seedMethodGuard } from "./http/seed-api.js";
+import { stateApi } from "./http/state-api.js";
+import type { ControllerMetrics } from "./metrics.js";
 
 export interface AppDeps {
   redis: Redis;
@@ -24,6 +29,8 @@ export interface AppDeps {
   queue: Queue<CutoverJob>;
   reader: StoreReader;
   writer: StoreWriter;
+  history: StoreHistory;
+  metrics: ControllerMetrics;
   tokens: Token[];
   log: Logger;
 }
@@ -34,9 +41,14 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(healthApi(deps));
+  app.use(openapiApi());
   app.use(seedMethodGuard);
   app.use(authenticate(deps.tokens));
+  app.use(metricsApi(deps));
+  // Before readApi: PUT /v1/state is here, GET /v1/state there.
+  app.use(stateApi(deps));
   app.use(readApi(deps));
+  app.use(historyApi(deps));
   app.use(configApi(deps));
   app.use(agentsApi(deps));
   app.use(cutoversApi(deps));

@@ -5,3 +5,5 @@ export { AckWatcher } from "./fleet/acks.js";
 export { CutoverRepo } from "./cutover/repo.js";
 export { createCutoverQueue, type CutoverJob } from "./cutover/queue.js";
 export { createLogger } from "./logger.js";
+export { ControllerMetrics, MeteredWriter } from "./metrics.js";
+export { ApplyTimer } from "./fleet/apply-timer.js";

@@ -1,13 +1,15 @@
 import { once } from "node:events";
 import { hostname } from "node:os";
-import { StoreReader, StoreWriter, buildKeys, describeTarget } from "@switchyard/shared";
+import { StoreHistory, StoreReader, buildKeys, describeTarget } from "@switchyard/shared";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createCutoverQueue, createCutoverWorker } from "./cutover/queue.js";
 import { CutoverRepo } from "./cutover/repo.js";
 import { giveUpCutover, runCutover } from "./cutover/runner.js";
 import { AckWatcher } from "./fleet/acks.js";
+import { ApplyTimer } from "./fleet/apply-timer.js";
 import { createLogger } from "./logger.js";
+import { ControllerMetrics, MeteredWriter } from "./metrics.js";
 import { ackSubscriberConnection, commandConnection, queueConnection, workerConnection } from "./redis.js";
 
 // The composition root: parse config, open the Redis connections, build dependencies, listen, stop on signals.
@@ -27,15 +29,17 @@ const redis = commandConnection(settings, log);
 const connections = [redis, ackSubscriberConnection(settings, log), queueConnection(settings, log), workerConnection(settings, log)] as const;
 const [, ackSub, queueConn, workerConn] = connections;
 const reader = new StoreReader(redis, keys);
-const writer = new StoreWriter(redis, keys, config.logCap, config.auditCap);
-const acks = new AckWatcher(ackSub, redis, keys, log);
+const history = new StoreHistory(redis, keys, reader);
 const repo = new CutoverRepo(redis, keys);
+const metrics = new ControllerMetrics({ reader, redis, keys, repo, log });
+const writer = new MeteredWriter(redis, keys, config.logCap, config.auditCap, metrics);
+const acks = new AckWatcher(ackSub, redis, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
 const queueOpts = { keys, lockMs: config.cutoverLockMs };
 const queue = createCutoverQueue(queueConn, queueOpts);
 const workerId = `${hostname()}:${process.pid}`;
 const runnerDeps = { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs };
 const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id, runnerDeps), giveUpCutover(repo), log);
-const app = createApp({ redis, keys, acks, repo, queue, reader, writer, tokens: config.tokens, log });
+const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: config.tokens, log });
 
 const server = app.listen(config.port, config.host);
 await once(server, "listening");

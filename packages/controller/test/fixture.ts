@@ -3,7 +3,7 @@ import { after, before, beforeEach } from "node:test";
 import type { Express } from "express";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
+import { MIN_LOG_CAP, StoreHistory, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
 import { randomPrefix, startRedis, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
@@ -11,6 +11,8 @@ import type { Queue } from "bullmq";
 import { createCutoverQueue, type CutoverJob } from "../src/cutover/queue.js";
 import { CutoverRepo } from "../src/cutover/repo.js";
 import { AckWatcher } from "../src/fleet/acks.js";
+import { ApplyTimer } from "../src/fleet/apply-timer.js";
+import { ControllerMetrics, MeteredWriter } from "../src/metrics.js";
 import { ackSubscriberConnection, commandConnection, queueConnection } from "../src/redis.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
@@ -29,6 +31,8 @@ export interface Fixture {
   keys: Keys;
   reader: StoreReader;
   writer: StoreWriter;
+  history: StoreHistory;
+  metrics: ControllerMetrics;
   redis: Redis;
   /** Everything a rejected request must leave untouched. */
   fingerprint(): Promise<unknown>;
@@ -44,11 +48,13 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   const queueConn = queueConnection(settings, log);
   const keys = buildKeys(randomPrefix());
   const reader = new StoreReader(redis, keys);
-  const acks = new AckWatcher(ackSub, redis, keys, log);
+  const history = new StoreHistory(redis, keys, reader);
   const repo = new CutoverRepo(redis, keys);
+  const metrics = new ControllerMetrics({ reader, redis, keys, repo, log });
+  const acks = new AckWatcher(ackSub, redis, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
   const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
-  const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
-  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, tokens: TOKENS, log });
+  const writer = new MeteredWriter(redis, keys, MIN_LOG_CAP, 10_000, metrics);
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };
@@ -58,7 +64,7 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
     await queue.close().catch(() => undefined);
     for (const c of [redis, ackSub, queueConn]) c.disconnect();
   };
-  return { app, acks, queue, repo, keys, reader, writer, redis, fingerprint, close };
+  return { app, acks, queue, repo, keys, reader, writer, history, metrics, redis, fingerprint, close };
 }
 
 /** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { Redis } from "ioredis";
 import request from "supertest";
-import { ChangeMessage, PROTOCOL_VERSION, type Keys } from "@switchyard/shared";
-import { startRedis, waitFor, type RedisHandle, readyClient } from "@switchyard/testkit";
+import type { Keys } from "@switchyard/shared";
+import { startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { READ, auth, makeFixture, readyRedis, unchanged, type Fixture } from "./fixture.js";
+import { fakeAgent as fake, heartbeat as hb } from "./fleet-helpers.js";
 
 let server: RedisHandle;
 let fx: Fixture;
@@ -27,28 +28,8 @@ beforeEach(async () => {
   await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200);
 });
 
-/** A stand-in agent speaking the protocol over plain Redis: heartbeat record, index entry, acks. */
-async function heartbeat(keys: Keys, id: string, revision: number, ttlMs = 5000) {
-  const now = Date.now();
-  const rec = { id, revision, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now };
-  await redis.multi().set(keys.agent(id), JSON.stringify(rec), "PX", ttlMs).zadd(keys.agents, now + ttlMs, id).exec();
-}
-
-/** Acks every change on the channel after `delayMs`, as a live agent would. */
-async function fakeAgent(keys: Keys, id: string, delayMs: number) {
-  const sub = await readyClient(server.url);
-  await heartbeat(keys, id, 0);
-  sub.on("message", (_ch, raw) => {
-    const { rev } = ChangeMessage.parse(JSON.parse(raw));
-    // As a real agent does: rewrite the heartbeat record, then publish the ack.
-    setTimeout(async () => {
-      await heartbeat(keys, id, rev);
-      await redis.publish(keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: id, revision: rev, appliedAt: Date.now() }));
-    }, delayMs);
-  });
-  await sub.subscribe(keys.changes);
-  return sub;
-}
+const heartbeat = (keys: Keys, id: string, revision: number, ttlMs?: number) => hb(redis, keys, id, revision, ttlMs);
+const fakeAgent = (keys: Keys, id: string, delayMs: number) => fake(server.url, keys, id, delayMs);
 
 test("GET /v1/agents lists live agents with applied revision, lag and last-seen time", async () => {
   await heartbeat(fx.keys, "edge-1", 1);
@@ -78,7 +59,7 @@ test("wait=applied reports the agents that did not ack when the timeout passes",
   await heartbeat(fx.keys, "edge-silent", 0);
   try {
     const t0 = Date.now();
-    const res = await request(fx.app).post("/_switch_upstream?host=a.com&upstream=blue&wait=applied&timeout=1500").set(auth()).expect(200);
+    const res = await request(fx.app).post("/_switch_upstream?host=a.com&upstream=blue&create=true&wait=applied&timeout=1500").set(auth()).expect(200);
     assert.match(res.text, /a\.com change upstream from none to blue\napplied on 1\/2 agents; missing: edge-silent\n/);
     assert.ok(Date.now() - t0 >= 1500);
     const json = await request(fx.app).put("/v1/default?wait=applied&timeout=1000").set(auth()).send({ upstream: "blue" }).expect(200);

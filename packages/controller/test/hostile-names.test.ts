@@ -83,7 +83,7 @@ describe("names of Object.prototype members are ordinary names", () => {
   });
 
   test("the seed's switch works for a host named constructor", async () => {
-    const res = await request(fx.app).post("/_switch_upstream?host=constructor&upstream=blue").set(auth()).expect(200);
+    const res = await request(fx.app).post("/_switch_upstream?host=constructor&upstream=blue&create=true").set(auth()).expect(200);
     assert.equal(res.text, "constructor change upstream from none to blue\n");
   });
 

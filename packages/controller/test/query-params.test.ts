@@ -7,7 +7,8 @@ import { READ, auth, fixturePerTest, unchanged, type Fixture } from "./fixture.j
 /**
  * Every endpoint declares the query parameters it takes; any other one is refused with 400
  * unknown_parameter naming it, before anything is read or written. `?dryRun=true` once performed
- * a real write because unknown parameters were ignored.
+ * a real write because unknown parameters were ignored; now writes take it (dry-run.test.ts), and
+ * a misspelling of it (`?dry_run=true`, `?dryrun=true`) is refused everywhere.
  */
 
 let fx: Fixture;
@@ -42,6 +43,13 @@ const endpoints: [string, Send][] = [
   ["GET /v1/cutovers/:id/events (SSE)", (f, q) => request(f.app).get(`/v1/cutovers/${cutoverId}/events${q}`).set(auth(READ)).timeout(5000)],
   ["POST /v1/cutovers/:id/abort", (f, q) => request(f.app).post(`/v1/cutovers/${cutoverId}/abort${q}`).set(auth())],
   ["POST /v1/cutovers/:id/promote", (f, q) => request(f.app).post(`/v1/cutovers/${cutoverId}/promote${q}`).set(auth())],
+  ["POST /v1/changes", (f, q) => request(f.app).post(`/v1/changes${q}`).set(auth()).send({ ops: [{ op: "route.del", host: "a.com" }] })],
+  ["PUT /v1/state", (f, q) => request(f.app).put(`/v1/state${q}`).set(auth()).send({})],
+  ["GET /v1/revisions", (f, q) => request(f.app).get(`/v1/revisions${q}`).set(auth(READ))],
+  ["GET /v1/revisions/:rev", (f, q) => request(f.app).get(`/v1/revisions/1${q}`).set(auth(READ))],
+  ["POST /v1/rollback", (f, q) => request(f.app).post(`/v1/rollback${q}`).set(auth()).send({ to: 1 })],
+  ["GET /metrics", (f, q) => request(f.app).get(`/metrics${q}`).set(auth(READ))],
+  ["GET /v1/openapi.json", (f, q) => request(f.app).get(`/v1/openapi.json${q}`)],
 ];
 
 describe("unknown query parameters", () => {
@@ -49,7 +57,7 @@ describe("unknown query parameters", () => {
     test(`${name} refuses an unknown parameter with 400 unknown_parameter naming it, changing nothing`, async () => {
       const cutoverBefore = await fx.repo.get(cutoverId);
       await unchanged(fx, async () => {
-        for (const q of ["?dryRun=true", "?bogus", "?Wait=applied"]) {
+        for (const q of ["?dry_run=true", "?dryrun=true", "?bogus", "?Wait=applied"]) {
           const res = await send(fx, q);
           assert.equal(res.status, 400, `${q}: ${res.status} ${res.text.slice(0, 200)}`);
           assert.match(res.headers["content-type"] ?? "", /application\/json/);
@@ -64,9 +72,10 @@ describe("unknown query parameters", () => {
     });
   }
 
-  test("PUT /v1/routes/x?dryRun=true writes nothing (the audit's reproduction)", async () => {
+  test("PUT /v1/routes/x?dryRun=true writes nothing (the audit's reproduction): it answers the diff instead", async () => {
     await unchanged(fx, async () => {
-      await request(fx.app).put("/v1/routes/x?dryRun=true").set(auth()).send({ upstream: "blue" }).expect(400);
+      const res = await request(fx.app).put("/v1/routes/x?dryRun=true").set(auth()).send({ upstream: "blue" }).expect(200);
+      assert.equal(res.body.dryRun, true);
     });
     await request(fx.app).get("/v1/routes/x").set(auth(READ)).expect(404);
   });

@@ -4,9 +4,9 @@ import { after, before, test } from "node:test";
 import { pino } from "pino";
 import { AGENT_NODE_FLAGS, RedisLink, SyncEngine, commandConnection as agentCommand, subscriberConnection } from "@switchyard/agent";
 import {
-  AckWatcher, CutoverRepo, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue, queueConnection,
+  AckWatcher, ApplyTimer, ControllerMetrics, CutoverRepo, MeteredWriter, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue, queueConnection,
 } from "@switchyard/controller";
-import { EMPTY_STATE, StoreReader, StoreWriter, buildKeys, urlTarget, type State } from "@switchyard/shared";
+import { EMPTY_STATE, StoreHistory, StoreReader, buildKeys, urlTarget, type State } from "@switchyard/shared";
 import { freePort, randomPrefix, seededRandom, startRedis, testSeed, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { spawnNode, type Proc } from "../src/index.js";
 import { comparable, emptyModel, randomWrite, type Model } from "./write-gen.js";
@@ -49,11 +49,13 @@ test("every write the API accepts is applied by an agent, which ends with the ta
   const cmd = commandConnection(settings, log);
   const ackSub = ackSubscriberConnection(settings, log);
   const queueConn = queueConnection(settings, log);
-  const acks = new AckWatcher(ackSub, cmd, keys, log);
   const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
   const reader = new StoreReader(cmd, keys);
+  const repo = new CutoverRepo(cmd, keys);
+  const metrics = new ControllerMetrics({ reader, redis: cmd, keys, repo, log });
+  const acks = new AckWatcher(ackSub, cmd, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
   const app = createApp({
-    redis: cmd, keys, acks, repo: new CutoverRepo(cmd, keys), queue, reader, writer: new StoreWriter(cmd, keys, 1000),
+    redis: cmd, keys, acks, repo, queue, reader, writer: new MeteredWriter(cmd, keys, 1000, 10_000, metrics), history: new StoreHistory(cmd, keys, reader), metrics,
     tokens: [{ name: "prop", scope: "write", secret: TOKEN }], log,
   });
   const server = app.listen(0, "127.0.0.1");

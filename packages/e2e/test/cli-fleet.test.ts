@@ -1,6 +1,9 @@
 // The CLI against a real controller, real agents and real sample apps: what it prints about acks
 // is what the agents did, and what it wrote is what the agents serve.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { randomPrefix, startRedis, type RedisHandle } from "@switchyard/testkit";
 import { TOKEN, get, startFleet, type Fleet } from "../src/fleet.js";
@@ -60,5 +63,40 @@ describe("switchyard against a real fleet", () => {
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.out, /^step 3 \(100%\) at revision \d+, acked by 2\/2 agents\n$/m);
     assert.deepEqual(await served("promote.local"), ["green", "green"]);
+  });
+
+  test("history, rollback --wait and export | apply against the real fleet: the agents serve the state at R, and re-applying an export writes nothing", async () => {
+    const before = Number(/at revision (\d+)/.exec((await cli("route", "set", "rb.local", "blue", "--wait")).out)?.[1]);
+    let r = await cli("switch", "rb.local", "green", "--wait");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(await served("rb.local"), ["green", "green"]);
+    r = await cli("history", "--limit", "1");
+    assert.match(r.out, /route\.put rb\.local\n$/);
+    r = await cli("rollback", String(before), "--wait", "--timeout", "30s");
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^rolled back to the state of revision \d+ at revision \d+: 1 change\n~ route rb\.local: green -> blue\napplied on 2\/2 agents\n$/);
+    assert.deepEqual(await served("rb.local"), ["blue", "blue"]);
+
+    const dir = mkdtempSync(join(tmpdir(), "switchyard-e2e-"));
+    try {
+      const exported = await cli("export");
+      assert.equal(exported.code, 0, exported.err);
+      const file = join(dir, "fleet.yaml");
+      writeFileSync(file, exported.out);
+      const revision = (await fleet.api("GET", "/v1/state")).body.revision as number;
+      r = await cli("apply", "-f", file, "--prune");
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out, `the fleet already matches ${file}; nothing written (revision ${revision})\n`);
+      assert.equal((await fleet.api("GET", "/v1/state")).body.revision, revision);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("switch of a mistyped host is refused with 404 unknown_host and no route appears on any agent", async () => {
+    const r = await cli("switch", "rb.locl", "green");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error: no route for host 'rb\.locl'/);
+    assert.equal((await fleet.api("GET", "/v1/routes/rb.locl")).status, 404);
   });
 });

@@ -95,11 +95,13 @@ export function randomWrite(r: Rng): Write {
     const u = r.chance(0.2) ? null : upstream(r);
     return { method: "PUT", path: "/v1/default", body: { upstream: u }, apply: (m) => void (m.defaultUpstream = u) };
   }
-  // The OpenResty seed's switch: a host's whole route becomes { upstream }, or the default without a host.
+  // The OpenResty seed's switch: a host's whole route becomes { upstream }, or the default without a
+  // host. Without create=true an unknown host is refused (404 unknown_host), leaving the model as it is.
   const u = r.chance(0.5) ? r.pick(POOLS) : r.pick(ADDRESSES);
   if (r.chance(0.3)) return { method: "POST", path: `/_switch_upstream?upstream=${enc(u)}`, apply: (m) => void (m.defaultUpstream = u) };
   const host = r.pick(HOSTS);
-  return { method: "POST", path: `/_switch_upstream?host=${enc(host)}&upstream=${enc(u)}`, apply: (m) => void m.routes.set(normalizeHost(host), { upstream: u }) };
+  const create = r.chance(0.5) ? "&create=true" : "";
+  return { method: "POST", path: `/_switch_upstream?host=${enc(host)}&upstream=${enc(u)}${create}`, apply: (m) => void m.routes.set(normalizeHost(host), { upstream: u }) };
 }
 
 /** Own entries sorted by key: compares a model Map, an API body and an agent's state alike, whatever their prototypes. */

@@ -16,3 +16,5 @@ export * from "./slicer.js";
 export * from "./env.js";
 export * from "./redis-target.js";
 export * from "./duration.js";
+export * from "./diff.js";
+export * from "./store/history.js";

@@ -63,6 +63,8 @@ export interface Keys {
   readonly cutovers: string;
   /** Sorted set: cutover id scored by creation time (ms), for newest-first listing. */
   readonly cutoverIndex: string;
+  /** Hash: cutover id -> its state, small enough to count on every metrics scrape. */
+  readonly cutoverStates: string;
   /** String: the id of the active cutover holding a host (one active cutover per host). */
   cutoverLock(host: string): string;
   /** Hash: operator requests for a running cutover (`abort`, `promote`), kept apart from the record the worker rewrites. */
@@ -95,6 +97,7 @@ export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
     probeDone: `${p}:probe-done`,
     cutovers: `${p}:cutovers`,
     cutoverIndex: `${p}:cutover-index`,
+    cutoverStates: `${p}:cutover-states`,
     cutoverLock: (host) => `${p}:cutover-lock:${host}`,
     cutoverControl: (id) => `${p}:cutover-control:${id}`,
     cutoverEvents: (id) => `${p}:cutover-events:${id}`,

@@ -1,13 +1,16 @@
 // pools, pool get|set|delete, routes, route get|set|delete, default [get|set|unset]: the fleet's
-// configuration, one entity per write. Atomic batches (`apply -f`) come with the controller's
-// /v1/changes and PUT /v1/state; `pool health` with pool health checks.
+// configuration, one entity per write; `apply -f` and `export`: the whole of it as a file, one
+// revision per apply (PUT /v1/state). `pool health` comes with pool health checks.
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { YAMLParseError, parse as parseYaml, stringify as toYaml } from "yaml";
 import { printJson, type Act, type Ctx } from "../context.js";
-import { UsageError } from "../errors.js";
+import { CliError, UsageError } from "../errors.js";
 import { parseCount, parseRule, parseTarget, parseUpstream } from "../parse.js";
 import { renderPool, renderPools, renderRoute, renderRoutes } from "../render-config.js";
+import { describeConverge } from "../render-diff.js";
 import { describeRoute, describeUpstream } from "../render.js";
-import type { FleetState, Pool, Route, Upstream } from "../types.js";
+import type { ConvergeResult, FleetState, Pool, Route, Upstream } from "../types.js";
 import { write, writeOptions, type WriteOptions } from "../write.js";
 
 const poolPath = (name: string) => `/v1/pools/${encodeURIComponent(name)}`;
@@ -57,7 +60,54 @@ export function setDefault(ctx: Ctx, upstream: Upstream | null, o: WriteOptions)
   return write(ctx, "PUT", "/v1/default", { upstream }, o, (r) => (upstream === null ? `default unset at revision ${r.revision}` : `default -> ${describeUpstream(upstream)} at revision ${r.revision}`));
 }
 
+/** The state a file describes: YAML or JSON (JSON is YAML), `{defaultUpstream?, pools?, routes?}`. */
+export function readStateFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    // The controller validates the content; YAML's own limits (alias expansion) guard the parse.
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new CliError(`${file} is not valid YAML or JSON: ${err instanceof YAMLParseError ? err.message.split("\n")[0] : (err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`${file} must hold a mapping with defaultUpstream, pools and routes (as switchyard export writes)`);
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * `apply -f FILE`: one revision that makes the fleet match the file. Without `--prune` pools and
+ * routes the file does not name are kept (and the default, when the file has none), as kubectl
+ * apply keeps what it did not create; `--prune` deletes them.
+ */
+export function applyState(ctx: Ctx, o: WriteOptions & { file: string; prune?: boolean }): Promise<number> {
+  const body = readStateFile(o.file);
+  return write<ConvergeResult>(ctx, "PUT", "/v1/state", body, o, (r) => describeConverge(r, `applied ${o.file}`, `the fleet already matches ${o.file}`), { query: { prune: o.prune ? "true" : "false" } });
+}
+
+/** `export`: the state as `apply -f` takes it, keys sorted so a file in git diffs cleanly. */
+export async function exportState(ctx: Ctx): Promise<number> {
+  const { revision, ...s } = await state(ctx);
+  const doc = { defaultUpstream: s.defaultUpstream, pools: s.pools, routes: s.routes };
+  if (ctx.json) printJson(ctx, doc);
+  else ctx.out(`# switchyard state at revision ${revision}; apply it with: switchyard apply -f FILE\n` + toYaml(doc, { sortMapEntries: true }));
+  return 0;
+}
+
 export function registerConfig(program: Command, act: Act): void {
+  writeOptions(
+    program
+      .command("apply")
+      .description("make the fleet match a state file (YAML or JSON, as export writes it) in one revision; prints the diff")
+      .requiredOption("-f, --file <file>", "the state file")
+      .option("--prune", "also delete pools and routes the file does not name, and unset the default when it has none"),
+  ).action(act((c, o: WriteOptions & { file: string; prune?: boolean }) => applyState(c, o)));
+  program.command("export").description("print the fleet's state as YAML (--json: JSON), ready for apply -f").action(act((c) => exportState(c)));
+
   program.command("pools").description("pools with their targets, keepalive and the routes that use them").action(act((c) => listPools(c)));
 
   const pool = program.command("pool").description("one pool: get, set or delete");

@@ -6,7 +6,8 @@ import { printJson, type Act, type Ctx } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { parseAt, parseCount, parseDuration, parsePath, parseRate, parseSettleTimeout, parseSteps, parseUpstream } from "../parse.js";
 import { ackLine, ProgressRenderer, renderCutover, renderCutoverList, restoreLine } from "../progress.js";
-import { isTerminal, type Cutover, type CutoverRequest, type Upstream } from "../types.js";
+import { renderDryRun } from "../render-diff.js";
+import { isTerminal, type Cutover, type CutoverRequest, type DryRunResult, type Upstream } from "../types.js";
 import { cutoverPath, followCutover } from "../watch.js";
 
 export interface CutoverOptions {
@@ -49,8 +50,12 @@ export function buildCutoverRequest(hosts: string[], o: CutoverOptions): Cutover
   return body;
 }
 
-export async function startCutover(ctx: Ctx, hosts: string[], o: CutoverOptions): Promise<number> {
+export async function startCutover(ctx: Ctx, hosts: string[], o: CutoverOptions & { dryRun?: boolean }): Promise<number> {
   const body = buildCutoverRequest(hosts, o);
+  if (o.dryRun) {
+    if (o.watch) throw new UsageError("--dry-run starts nothing, so there is nothing to --watch");
+    return printDryRun(ctx, await ctx.client.request<DryRunResult>("POST", "/v1/cutovers?dryRun=true", body));
+  }
   const { id } = await ctx.client.request<{ id: string }>("POST", "/v1/cutovers", body);
   if (typeof id !== "string" || id === "") throw new CliError("the controller accepted the cutover but sent no id");
   if (!o.watch) {
@@ -112,7 +117,14 @@ function outcome(action: "abort" | "promote", c: Cutover): string {
 }
 
 /** POSTs the control, then polls the cutover until `settled` (bounded by `timeout`) and prints the acks. */
-export async function control(ctx: Ctx, id: string, action: "abort" | "promote", o: { wait?: boolean; timeout?: number }): Promise<number> {
+function printDryRun(ctx: Ctx, r: DryRunResult): number {
+  if (ctx.json) printJson(ctx, r);
+  else ctx.out(renderDryRun(r));
+  return 0;
+}
+
+export async function control(ctx: Ctx, id: string, action: "abort" | "promote", o: { wait?: boolean; timeout?: number; dryRun?: boolean }): Promise<number> {
+  if (o.dryRun) return printDryRun(ctx, await ctx.client.request<DryRunResult>("POST", `${cutoverPath(id)}/${action}?dryRun=true`));
   const res = await ctx.client.request<{ id: string; state: string }>("POST", `${cutoverPath(id)}/${action}`);
   if (o.wait === false) {
     if (ctx.json) printJson(ctx, res);
@@ -157,7 +169,8 @@ export function registerCutover(program: Command, act: Act): void {
     .option("--min-requests <n>", "requests needed before the error rate counts (controller default 20)", parseCount)
     .option("--at <time>", "start at this ISO time with a zone, such as 2026-11-24T18:00:00Z", parseAt)
     .option("--watch", "follow progress live; exit 0 on succeeded, 1 otherwise")
-    .action(act((c, hosts: string[], o: CutoverOptions) => startCutover(c, hosts, o)));
+    .option("--dry-run", "check the cutover and print its plan and what it would change; start nothing")
+    .action(act((c, hosts: string[], o: CutoverOptions & { dryRun?: boolean }) => startCutover(c, hosts, o)));
 
   program.command("cutovers").description("list cutovers, newest first").action(act((c) => listCutovers(c)));
 
@@ -179,6 +192,7 @@ export function registerCutover(program: Command, act: Act): void {
       .argument("<id>")
       .option("--no-wait", "return once the controller accepted the request")
       .addOption(new Option("--timeout <duration>", "how long to wait for the outcome (default 30s, at most 10m)").argParser(parseSettleTimeout))
-      .action(act((c, id: string, o: { wait?: boolean; timeout?: number }) => control(c, id, action, o)));
+      .option("--dry-run", `check the ${action} and print what it would change; request nothing`)
+      .action(act((c, id: string, o: { wait?: boolean; timeout?: number; dryRun?: boolean }) => control(c, id, action, o)));
   }
 }

@@ -20,9 +20,13 @@ export async function agents(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-/** `switch HOST UPSTREAM` is `route set HOST UPSTREAM`; `--create` joins here once the API refuses unknown hosts. */
-export function switchRoute(ctx: Ctx, host: string, upstream: Upstream, o: WriteOptions): Promise<number> {
-  return write(ctx, "PUT", `/v1/routes/${encodeURIComponent(host)}`, { upstream }, o, (r) => `${host} -> ${describeUpstream(upstream)} at revision ${r.revision}`);
+/**
+ * `switch HOST UPSTREAM` goes through the seed's `/_switch_upstream`, so its rule is the
+ * controller's: an unknown host is 404 unknown_host (a typo never creates a route) unless `--create`.
+ */
+export function switchRoute(ctx: Ctx, host: string, upstream: Upstream, o: WriteOptions & { create?: boolean }): Promise<number> {
+  const query = { host, upstream: describeUpstream(upstream), ...(o.create ? { create: "true" } : {}) };
+  return write(ctx, "POST", "/_switch_upstream", undefined, o, (r) => `${host} -> ${describeUpstream(upstream)} at revision ${r.revision}`, { query });
 }
 
 export function registerFleet(program: Command, act: Act): void {
@@ -35,6 +39,7 @@ export function registerFleet(program: Command, act: Act): void {
       .command("switch")
       .description("point HOST at UPSTREAM: a pool, an address (10.0.0.1:8080, unix:/run/app.sock) or a split (blue=90,green=10)")
       .argument("<host>", "route host, such as demo.local or *.example.com")
-      .argument("<upstream>", "pool, address or pool=weight,... split", parseUpstream),
-  ).action(act((c, host: string, upstream: Upstream, o: WriteOptions) => switchRoute(c, host, upstream, o)));
+      .argument("<upstream>", "pool, address or pool=weight,... split", parseUpstream)
+      .option("--create", "create the route when HOST has none (without it an unknown host is refused: 404 unknown_host)"),
+  ).action(act((c, host: string, upstream: Upstream, o: WriteOptions & { create?: boolean }) => switchRoute(c, host, upstream, o)));
 }

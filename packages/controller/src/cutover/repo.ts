@@ -48,6 +48,7 @@ export class CutoverRepo {
     const locks = rec.hosts.map((h) => this.keys.cutoverLock(h));
     const reply = await this.redis.cutoverCreate(2 + locks.length, this.keys.cutovers, this.keys.cutoverIndex, ...locks, rec.id, JSON.stringify(rec), Date.parse(rec.createdAt));
     if (reply[0] !== "ok") throw new CutoverLocked(rec.hosts[Number(reply[1]) - 1] ?? "?", String(reply[2]));
+    await this.redis.hset(this.keys.cutoverStates, rec.id, rec.state);
     await this.event(rec);
   }
 
@@ -67,7 +68,9 @@ export class CutoverRepo {
   async save(rec: CutoverRecord): Promise<void> {
     rec.updatedAt = new Date().toISOString();
     if (rec.readings.length > MAX_READINGS) rec.readings = rec.readings.slice(-MAX_READINGS);
-    await this.redis.hset(this.keys.cutovers, rec.id, JSON.stringify(rec));
+    // The record and its state index together: the metrics count what the records say.
+    const results = await this.redis.multi().hset(this.keys.cutovers, rec.id, JSON.stringify(rec)).hset(this.keys.cutoverStates, rec.id, rec.state).exec();
+    for (const [err] of results ?? []) if (err) throw err;
     await this.event(rec);
     if (isTerminal(rec.state)) await this.release(rec);
   }
@@ -85,6 +88,21 @@ export class CutoverRepo {
   async lastEventId(id: string): Promise<string | null> {
     const last = (await this.redis.xrevrange(this.keys.cutoverEvents(id), "+", "-", "COUNT", 1)) as [string, string[]][];
     return last[0]?.[0] ?? null;
+  }
+
+  /** How many cutovers are in each state (records created before the state index existed are not counted). */
+  async stateCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const state of await this.redis.hvals(this.keys.cutoverStates)) counts.set(state, (counts.get(state) ?? 0) + 1);
+    return counts;
+  }
+
+  /** The active cutover holding each host's lock, or null: what create would refuse, read without taking anything. */
+  async lockHolders(hosts: readonly string[]): Promise<(string | null)[]> {
+    if (hosts.length === 0) return [];
+    const holders = await this.redis.mget(...hosts.map((h) => this.keys.cutoverLock(h)));
+    const active = await Promise.all(holders.map(async (id) => (id === null ? null : (await this.get(id)) ?? null)));
+    return active.map((rec) => (rec && !isTerminal(rec.state) ? rec.id : null));
   }
 
   async control(id: string, what: "abort" | "promote"): Promise<void> {

@@ -34,7 +34,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
 
 /** The upstream a host gets at `weight` percent: the target itself at 100, else a split with where it came from. */
-function upstreamAt(rec: CutoverRecord, host: string, weight: number): Upstream {
+export function upstreamAt(rec: Pick<CutoverRecord, "to" | "from">, host: string, weight: number): Upstream {
   if (weight >= 100) return rec.to;
   return { split: dict([[rec.from[host] as string, 100 - weight], [rec.to as string, weight]]) };
 }

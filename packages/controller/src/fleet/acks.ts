@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { AckMessage, type Keys } from "@switchyard/shared";
 import { listAgents } from "./agents.js";
+import type { ApplyTimer } from "./apply-timer.js";
 
 export interface WaitResult {
   revision: number;
@@ -94,14 +95,17 @@ export class AckWatcher {
     private readonly cmd: Redis,
     private readonly keys: Keys,
     private readonly log: Logger,
+    /** Times write -> ack for the metrics; it needs the changes channel too. */
+    private readonly timer?: ApplyTimer,
   ) {
-    this.sub.on("message", (_ch: string, raw: string) => this.onAck(raw));
+    this.sub.on("message", (ch: string, raw: string) => (ch === keys.changes ? this.onChange(raw) : this.onAck(raw)));
     let first: () => void;
     this.subscribed = new Promise<void>((resolve) => (first = resolve));
     // SUBSCRIBE only once the connection is ready, and again after every reconnect: issued earlier,
     // it races ioredis's ready check (INFO is refused in subscriber mode) and the link drops.
     const subscribe = () => {
-      this.sub.subscribe(keys.acks).then(() => first(), (err: Error) => this.log.warn({ err: err.message }, "ack subscribe failed"));
+      const channels = this.timer ? [keys.acks, keys.changes] : [keys.acks];
+      this.sub.subscribe(...channels).then(() => first(), (err: Error) => this.log.warn({ err: err.message }, "ack subscribe failed"));
     };
     this.sub.on("ready", subscribe);
     if (this.sub.status === "ready") subscribe();
@@ -114,7 +118,17 @@ export class AckWatcher {
     } catch {
       return;
     }
+    this.timer?.acked(ack.agent, ack.revision);
     for (const p of this.pending) p.saw(ack.agent, ack.revision, ack.appliedAt);
+  }
+
+  private onChange(raw: string): void {
+    try {
+      const rev = (JSON.parse(raw) as { rev?: unknown }).rev;
+      if (typeof rev === "number" && Number.isSafeInteger(rev)) this.timer?.changed(rev);
+    } catch {
+      // Not a change message: nothing to time.
+    }
   }
 
   /** Lists the live fleet and starts collecting acks; call before the write. */

@@ -5,7 +5,7 @@ import {
 import { requireWrite } from "./auth.js";
 import { ApiError, methodNotAllowed, notFound } from "./errors.js";
 import { accepts } from "./query.js";
-import { WAIT_PARAMS, commit, type WriteDeps } from "./write.js";
+import { WRITE_PARAMS, commit, type WriteDeps } from "./write.js";
 
 export interface ConfigApiDeps extends WriteDeps {
   reader: StoreReader;
@@ -18,8 +18,8 @@ export const requireJson: RequestHandler = (req, _res, next) => {
 
 // Bodies are small documents; 64 KiB holds a 256-target pool with room to spare.
 export const jsonBody: RequestHandler = express.json({ limit: "64kb", strict: true });
-const writeJson = [accepts(...WAIT_PARAMS), requireWrite, requireJson, jsonBody];
-const writeNoBody = [accepts(...WAIT_PARAMS), requireWrite];
+const writeJson = [accepts(...WRITE_PARAMS), requireWrite, requireJson, jsonBody];
+const writeNoBody = [accepts(...WRITE_PARAMS), requireWrite];
 
 /** Pools, routes and the default upstream: validated by the shared schemas, written by one Lua script each. */
 export function configApi(deps: ConfigApiDeps): Router {

@@ -1,11 +1,14 @@
 import { Router, type Request, type Response } from "express";
 import type { Queue } from "bullmq";
-import { parseOrThrow, type StoreReader } from "@switchyard/shared";
+import { copyDict, diffStates, parseOrThrow, type Route, type Snapshot, type State, type StoreReader } from "@switchyard/shared";
 import { CutoverLocked, type CutoverRepo } from "../cutover/repo.js";
 import { planCutover } from "../cutover/plan.js";
 import { enqueueCutover, type CutoverJob } from "../cutover/queue.js";
+import { upstreamAt } from "../cutover/runner.js";
+import type { ControllerMetrics } from "../metrics.js";
 import { CutoverRequest, isTerminal, view, type CutoverRecord } from "../cutover/spec.js";
 import { requireWrite } from "./auth.js";
+import { answerDryRun, dryRunRequested } from "./dry-run.js";
 import { jsonBody, requireJson } from "./config-api.js";
 import { ApiError, methodNotAllowed, notFound } from "./errors.js";
 import { accepts } from "./query.js";
@@ -14,6 +17,34 @@ export interface CutoversApiDeps {
   reader: StoreReader;
   repo: CutoverRepo;
   queue: Queue<CutoverJob>;
+  metrics: ControllerMetrics;
+}
+
+/** The state with `hosts` given these routes (null: deleted): what a cutover step, its end or its restore writes. */
+function withRoutes(s: State, routes: Iterable<[string, Route | null]>): State {
+  const next = copyDict(s.routes);
+  for (const [host, route] of routes) {
+    if (route === null) delete next[host];
+    else next[host] = route;
+  }
+  return { ...s, routes: next };
+}
+
+/**
+ * A cutover's dry run: the plan and the checks only. `diff` is the change once the cutover
+ * succeeds; `steps` are the routes each step writes.
+ */
+function planView(rec: CutoverRecord, snap: Snapshot) {
+  return {
+    diff: diffStates(snap.state, withRoutes(snap.state, rec.hosts.map((h) => [h, { upstream: rec.to }]))),
+    plan: {
+      hosts: rec.hosts,
+      strategy: rec.strategy,
+      steps: rec.weights.map((weight, i) => ({ index: i + 1, weight, routes: Object.fromEntries(rec.hosts.map((h) => [h, { upstream: upstreamAt(rec, h, weight) }])) })),
+      preflight: rec.preflight,
+      at: rec.at,
+    },
+  };
 }
 
 const SSE_POLL_MS = 250;
@@ -52,17 +83,26 @@ async function events(repo: CutoverRepo, req: Request, res: Response): Promise<v
 }
 
 /** Blue/green and canary cutovers: validated and recorded here, run by the BullMQ worker. */
-export function cutoversApi({ reader, repo, queue }: CutoversApiDeps): Router {
+export function cutoversApi({ reader, repo, queue, metrics }: CutoversApiDeps): Router {
   const r = Router();
 
   r.route("/v1/cutovers")
     .get(accepts(), async (_req, res) => {
       res.json((await repo.list()).map(view));
     })
-    .post(accepts(), requireWrite, requireJson, jsonBody, async (req, res) => {
+    .post(accepts("dryRun"), requireWrite, requireJson, jsonBody, async (req, res) => {
+      const dry = dryRunRequested(req);
       const body = parseOrThrow(CutoverRequest, req.body);
       const now = Date.now();
-      const rec = planCutover(body, await reader.snapshot(), req.principal?.name ?? "unknown", now);
+      const snap = await reader.snapshot();
+      const rec = planCutover(body, snap, req.principal?.name ?? "unknown", now);
+      if (dry) {
+        const holders = await repo.lockHolders(rec.hosts);
+        const held = holders.findIndex((id) => id !== null);
+        if (held !== -1) throw new ApiError(409, "conflict", new CutoverLocked(rec.hosts[held] as string, holders[held] as string).message, "host");
+        const { diff, plan } = planView(rec, snap);
+        return answerDryRun(res, metrics, snap.revision, diff, { plan });
+      }
       try {
         await repo.create(rec);
       } catch (err) {
@@ -87,9 +127,18 @@ export function cutoversApi({ reader, repo, queue }: CutoversApiDeps): Router {
 
   for (const action of ["abort", "promote"] as const) {
     r.route(`/v1/cutovers/:id/${action}`)
-      .post(accepts(), requireWrite, async (req, res) => {
+      .post(accepts("dryRun"), requireWrite, async (req, res) => {
+        const dry = dryRunRequested(req);
         const rec = await load(repo, String(req.params.id));
         if (isTerminal(rec.state)) throw new ApiError(409, "conflict", `cutover ${rec.id} already ${rec.state}`);
+        if (dry) {
+          // Abort puts the original routes back (nothing, if nothing was switched yet); promote goes to 100%.
+          const snap = await reader.snapshot();
+          const switched = rec.steps.some((st) => st.revision !== null);
+          const routes: [string, Route | null][] = rec.hosts.map((h) => [h, action === "abort" ? rec.original[h] ?? null : { upstream: rec.to }]);
+          const after = action === "abort" && !switched ? snap.state : withRoutes(snap.state, routes);
+          return answerDryRun(res, metrics, snap.revision, diffStates(snap.state, after), { id: rec.id, state: rec.state });
+        }
         await repo.control(rec.id, action);
         // A scheduled cutover has no running worker to notice: take its job out and end it here.
         if (action === "abort" && rec.state === "scheduled") {

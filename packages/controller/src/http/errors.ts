@@ -23,6 +23,9 @@ export function methodNotAllowed(allow: string[], usage?: string): RequestHandle
     next(new ApiError(405, "method_not_allowed", usage ?? `${req.method} is not allowed here; use ${allow.join(", ")}`, undefined, { Allow: allow.join(", ") }));
 }
 
+// The endpoint's body limit, as body-parser reports it: 64 KiB for one entity, more for batches.
+const kib = (bytes: number) => (bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`);
+
 const MAYBE_WRITTEN = "a write that timed out may or may not have been applied, so read the revision before retrying";
 
 /**
@@ -63,8 +66,8 @@ function toApiError(err: unknown, log: Logger): ApiError {
         break;
     }
   }
-  const e = err as { type?: string; status?: number; message?: string };
-  if (e?.type === "entity.too.large") return new ApiError(413, "payload_too_large", "the body is larger than 64 KiB");
+  const e = err as { type?: string; status?: number; message?: string; limit?: number };
+  if (e?.type === "entity.too.large") return new ApiError(413, "payload_too_large", `the body is larger than ${kib(e.limit ?? 65_536)}`);
   if (e?.type === "entity.parse.failed") return new ApiError(400, "invalid_json", "the body is not valid JSON");
   if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new ApiError(415, "unsupported_media_type", "the body must be UTF-8 JSON");
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ApiError(e.status, "bad_request", "the request could not be read");

@@ -21,7 +21,8 @@ export function readApi({ reader }: { reader: StoreReader }): Router {
       }
       res.json({ revision, ...state });
     })
-    .all(methodNotAllowed(["GET"]));
+    // PUT is state-api.ts's, mounted before this router.
+    .all(methodNotAllowed(["GET", "PUT"]));
 
   r.route("/v1/audit")
     .get(accepts("limit"), async (req, res) => {

@@ -1,12 +1,16 @@
 import type { Request, Response } from "express";
 import type { Logger } from "pino";
-import type { Op, StoreWriter, WriteResult } from "@switchyard/shared";
+import type { Op, StoreReader, StoreWriter, WriteResult } from "@switchyard/shared";
 import type { AckWatcher, WaitResult } from "../fleet/acks.js";
+import type { ControllerMetrics } from "../metrics.js";
+import { dryRunRequested, rehearse } from "./dry-run.js";
 import { ApiError } from "./errors.js";
 
 export const MAX_WAIT_MS = 120_000;
-/** The query parameters every write takes (see waitRequest); routes declare them with accepts(...WAIT_PARAMS). */
+/** The wait parameters (see waitRequest); write routes declare them, with dryRun, as accepts(...WRITE_PARAMS). */
 export const WAIT_PARAMS = ["wait", "timeout"] as const;
+/** The query parameters of every write endpoint: the wait parameters and `dryRun` (see dry-run.ts). */
+export const WRITE_PARAMS = [...WAIT_PARAMS, "dryRun"] as const;
 const DEFAULT_WAIT_MS = 5000;
 
 /** `?wait=applied&timeout=MS`; validated before anything is written. */
@@ -34,15 +38,18 @@ export function expectedRevision(req: Request): number | undefined {
 
 export interface WriteDeps {
   writer: StoreWriter;
+  /** Dry-runs check against the current snapshot. */
+  reader: StoreReader;
   acks: AckWatcher;
+  metrics: ControllerMetrics;
   log: Logger;
 }
 
-/** Writes ops as the request's principal; `expected` overrides the request's If-Match. */
-export async function write(deps: WriteDeps, req: Request, ops: Op[], expected = expectedRevision(req)): Promise<WriteResult> {
+/** Writes ops as the request's principal; `expected` overrides the request's If-Match; `note` says why (audited). */
+export async function write(deps: WriteDeps, req: Request, ops: Op[], expected = expectedRevision(req), note?: string): Promise<WriteResult> {
   const actor = req.principal?.name ?? "unknown";
-  const result = await deps.writer.write(ops, { actor, ...(expected === undefined ? {} : { expectedRevision: expected }) });
-  deps.log.info({ actor, revision: result.revision, ops: ops.map((o) => o.op) }, "committed");
+  const result = await deps.writer.write(ops, { actor, ...(expected === undefined ? {} : { expectedRevision: expected }), ...(note ? { note } : {}) });
+  deps.log.info({ actor, revision: result.revision, ops: ops.map((o) => o.op), ...(note ? { note } : {}) }, "committed");
   return result;
 }
 
@@ -51,13 +58,13 @@ export async function write(deps: WriteDeps, req: Request, ops: Op[], expected =
  * new revision (or the timeout passes). The fleet is listed before the write so an agent that
  * joins later cannot hold the answer up, and one that dies shows up in `missing`.
  */
-export async function writeAndWait(deps: WriteDeps, req: Request, ops: Op[], expected = expectedRevision(req)): Promise<WaitResult | { revision: number }> {
+export async function writeAndWait(deps: WriteDeps, req: Request, ops: Op[], expected = expectedRevision(req), note?: string): Promise<WaitResult | { revision: number }> {
   const wait = waitRequest(req);
-  if (!wait) return write(deps, req, ops, expected).then(({ revision }) => ({ revision }));
+  if (!wait) return write(deps, req, ops, expected, note).then(({ revision }) => ({ revision }));
   const pending = await deps.acks.begin();
   let revision: number;
   try {
-    ({ revision } = await write(deps, req, ops, expected));
+    ({ revision } = await write(deps, req, ops, expected, note));
   } catch (err) {
     pending.cancel();
     throw err;
@@ -65,8 +72,9 @@ export async function writeAndWait(deps: WriteDeps, req: Request, ops: Op[], exp
   return pending.wait(revision, wait.timeoutMs);
 }
 
-/** The write flow's HTTP end: REST -> store -> Lua script -> publish. Answers 200 { revision }. */
+/** The write flow's HTTP end: REST -> store -> Lua script -> publish. Answers 200 { revision }, or the diff for `?dryRun=true`. */
 export async function commit(deps: WriteDeps, req: Request, res: Response, ops: Op[]): Promise<void> {
+  if (dryRunRequested(req)) return rehearse(deps, res, ops, expectedRevision(req));
   const result = await writeAndWait(deps, req, ops);
   res.setHeader("ETag", `"${result.revision}"`);
   res.json(result);

@@ -21,6 +21,8 @@ ARGV[7] op count n; then op i occupies ARGV[8+4(i-1) .. 11+4(i-1)]:
         key (pool name, host, or "" for the default),
         value JSON ("" for deletes and for a null default),
         refs (space-separated pool names the value names; "" for none)
+ARGV[8+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
+        entry and in every audit record of this revision
 
 Returns one of
   {"ok", rev, at_ms}
@@ -30,7 +32,9 @@ Returns one of
   {"not_found", op_index}
   {"bad_op", op_index}
 Invariants: every check runs before the first write; op i sees the effects of ops 1..i-1;
-refcount[p] equals the number of route-refs entries naming p.
+refcount[p] equals the number of route-refs entries naming p. The log entry's `undo` is a JSON
+array holding, for op i, the value its key had just before op i ran (null when absent): undoing
+ops n..1 in that order gives back the state before the revision exactly (rollback relies on it).
 ]]
 
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -39,6 +43,7 @@ if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then
 end
 
 local n = tonumber(ARGV[7])
+local note = ARGV[8 + 4 * n] or ''
 
 -- Overlays: what the state will be after the ops checked so far. false means deleted.
 local vals = {}    -- "pool:"..name / "route:"..host / "default" -> JSON or false
@@ -162,13 +167,19 @@ local rev = redis.call('INCR', KEYS[1])
 local t = redis.call('TIME')
 local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
-redis.call('XADD', KEYS[7], 'MAXLEN', '=', ARGV[4], rev .. '-0', 'at', at, 'actor', ARGV[2], 'ops', ARGV[3])
+-- Stored values are JSON texts, so the undo array is assembled from them as they are.
+local undo = {}
+for i = 1, n do undo[i] = before[i] ~= '' and before[i] or 'null' end
+local logFields = {'at', at, 'actor', ARGV[2], 'ops', ARGV[3], 'undo', '[' .. table.concat(undo, ',') .. ']'}
+if note ~= '' then logFields[#logFields + 1] = 'note'; logFields[#logFields + 1] = note end
+redis.call('XADD', KEYS[7], 'MAXLEN', '=', ARGV[4], rev .. '-0', unpack(logFields))
 for i = 1, n do
   local b = 8 + (i - 1) * 4
   local target = ARGV[b + 1] ~= '' and ARGV[b + 1] or 'default'
-  redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[5], '*',
-    'rev', rev, 'at', at, 'actor', ARGV[2], 'action', ARGV[b], 'target', target,
-    'before', before[i], 'after', ARGV[b + 2])
+  local fields = {'rev', rev, 'at', at, 'actor', ARGV[2], 'action', ARGV[b], 'target', target,
+    'before', before[i], 'after', ARGV[b + 2]}
+  if note ~= '' then fields[#fields + 1] = 'note'; fields[#fields + 1] = note end
+  redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
 end
 redis.call('PUBLISH', ARGV[6],
   '{"v":1,"rev":' .. rev .. ',"at":' .. at .. ',"actor":' .. cjson.encode(ARGV[2]) .. ',"ops":' .. ARGV[3] .. '}')

@@ -27,6 +27,8 @@ export interface AuditRecord {
   target: string;
   before: unknown;
   after: unknown;
+  /** Why the revision was written, when the writer said (a rollback: "rollback to 12"). */
+  note?: string;
 }
 
 function execResults(results: [Error | null, unknown][] | null): unknown[] {
@@ -157,6 +159,7 @@ export class StoreReader {
         target: f.target ?? "",
         before: json(f.before),
         after: json(f.after),
+        ...(f.note ? { note: f.note } : {}),
       };
     });
   }

@@ -16,6 +16,8 @@ export interface WriteOptions {
   actor: string;
   /** Compare-and-set: refuse unless the current revision equals this. */
   expectedRevision?: number;
+  /** Why this revision was written, such as "rollback to 12": kept in its log entry and audit records. */
+  note?: string;
 }
 
 export interface WriteResult {
@@ -100,6 +102,7 @@ export class StoreWriter {
       k.changes,
       ops.length,
       ...ops.flatMap(opArgs),
+      opts.note ?? "",
     );
     if (reply[0] !== "ok") throw new WriteRefused(refusal(reply));
     return { revision: Number(reply[1]), at: Number(reply[2]) };
