@@ -61,6 +61,10 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   };
   const close = async () => {
     acks.close();
+    // BullMQ checks the server's version when the queue is made; closing before that check ends
+    // leaves it to fail on a closed connection as an unhandled rejection (a test that never used
+    // the queue can end that fast).
+    await queue.waitUntilReady().catch(() => undefined);
     await queue.close().catch(() => undefined);
     for (const c of [redis, ackSub, queueConn]) c.disconnect();
   };
