@@ -14,11 +14,11 @@ export interface Target {
   pass: boolean | undefined;
 }
 
-const table = (head: string[], rows: string[][]) =>
+export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
 const us = (s: Summary) => fmt(s, 1, " µs");
-const ms = (s: Summary, d = 2) => fmt(s, d, " ms");
+export const ms = (s: Summary, d = 2) => fmt(s, d, " ms");
 
 export function renderDatapath(d: DatapathReport): string {
   const rows = d.variants.map((v) => [
