@@ -96,6 +96,9 @@ export type AgentRecord = z.infer<typeof AgentRecord>;
 export const statsField = {
   requests: (upstream: string) => `req:${upstream}`,
   errors: (upstream: string) => `err:${upstream}`,
+  /** Per route host and upstream (what a canary switches): a host never holds a space, so the first one splits. */
+  routeRequests: (host: string, upstream: string) => `rreq:${host} ${upstream}`,
+  routeErrors: (host: string, upstream: string) => `rerr:${host} ${upstream}`,
 };
 
 /**

@@ -48,8 +48,11 @@ export interface RouteTable {
   readonly addresses: ReadonlySet<string>;
   /** Each pool's balancer by name: the health registry's retain() and the active checker read them. */
   readonly pools: ReadonlyMap<string, PoolBalancer>;
-  /** `host` must already be normalized (normalizeHost); `path` carries no query string. */
-  resolve(host: string, path: string): Resolution;
+  /**
+   * `host` must already be normalized (normalizeHost); `path` carries no query string. `seen`, when
+   * given, gets the key of the route that decided (per-route traffic counters, for canaries).
+   */
+  resolve(host: string, path: string, seen?: RouteSeen): Resolution;
 }
 
 export interface CompileOptions {
@@ -66,8 +69,13 @@ export interface CompileOptions {
 type Chooser = () => Resolution;
 
 type CompiledRoute =
-  | { readonly rules: undefined; readonly choose: Chooser }
-  | { readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
+  | { readonly host: string; readonly rules: undefined; readonly choose: Chooser }
+  | { readonly host: string; readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
+
+/** Where resolve() notes which route decided: its host key ("" for the default upstream or none). */
+export interface RouteSeen {
+  route: string;
+}
 
 const NO_ROUTE: Resolution = Object.freeze({ kind: "no_route" });
 
@@ -193,9 +201,9 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
       const rules = route.rules
         .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
         .sort((a, b) => b.prefix.length - a.prefix.length);
-      compiled = { rules };
+      compiled = { host, rules };
     } else if (route.upstream !== undefined) {
-      compiled = { rules: undefined, choose: c.upstream(route.upstream, where) };
+      compiled = { host, rules: undefined, choose: c.upstream(route.upstream, where) };
     } else {
       throw new Error(`${where} has neither upstream nor rules`);
     }
@@ -222,8 +230,9 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
     poolCount: Object.keys(state.pools).length,
     addresses: c.addresses,
     pools: c.balancers,
-    resolve(host: string, path: string): Resolution {
+    resolve(host: string, path: string, seen?: RouteSeen): Resolution {
       const route = findRoute(host);
+      if (seen !== undefined) seen.route = route === undefined ? "" : route.host;
       if (route === undefined) return fallback();
       if (route.rules === undefined) return route.choose();
       for (const rule of route.rules) if (path.startsWith(rule.prefix)) return rule.choose();
