@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { startRedis } from "@switchyard/testkit";
 import { catchup, type CatchupReport } from "./catchup.js";
 import { cutover, type CutoverReport } from "./cutover.js";
+import { deadTarget, renderDeadTarget, type DeadTargetReport } from "./deadtarget.js";
 import { AGENT, HAPROXY_ROW, NGINX_ROW, datapath, type DatapathReport } from "./datapath.js";
 import { haproxyVersion } from "./haproxy.js";
 import { toolVersions } from "./load.js";
@@ -18,10 +19,10 @@ import { routing, type RoutingReport } from "./routing.js";
 /**
  * `pnpm bench`: runs the sections in order against one private redis-server, writes BENCHMARKS.md
  * at the repository root and prints a summary. BENCH_QUICK=1 shortens everything (smoke run);
- * BENCH_ONLY=datapath,routing,propagation,cutover,catchup runs a subset.
+ * BENCH_ONLY=datapath,routing,propagation,cutover,catchup,deadtarget runs a subset.
  */
 
-const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup"] as const;
+const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup", "deadtarget"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -40,7 +41,7 @@ const MAX_NEW_PER_10K = 10;
 // report is written with what finished and the process exits.
 const DEADLINE_MS = 9 * 60_000;
 const t0 = Date.now();
-const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport } = {};
+const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport; deadtarget?: DeadTargetReport } = {};
 const failures: string[] = [];
 const timings: string[] = [];
 
@@ -152,6 +153,7 @@ function write(note?: string): string {
     ...(results.propagation ? ["", "## 3. Propagation and flip skew", "", renderPropagation(results.propagation)] : []),
     ...(results.cutover ? ["", "## 4. Cutover under load", "", renderCutover(results.cutover)] : []),
     ...(results.catchup ? ["", "## 5. Catch-up after 1 000 missed changes", "", renderCatchup(results.catchup)] : []),
+    ...(results.deadtarget ? ["", "## 6. Dead target", "", renderDeadTarget(results.deadtarget)] : []),
     "",
   ].join("\n").replace(/\n{3,}/g, "\n\n");
   writeFileSync(join(ROOT, "BENCHMARKS.md"), md);
@@ -186,6 +188,8 @@ try {
   // The 10k-route catch-up takes about a second now (it took seconds per round before log runs were
   // installed once); it still runs only while the 10-minute budget allows.
   await run("catchup", () => catchup(redis.url, { large: Date.now() - t0 < 8 * 60_000 }));
+  // About 25 s: four fresh proxies, a few seconds each.
+  await run("deadtarget", () => deadTarget(redis.url));
 } finally {
   await redis.stop();
 }
