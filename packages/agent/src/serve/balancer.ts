@@ -10,7 +10,8 @@ import type { PoolPolicy, TargetHealth } from "./health/target-health.js";
  * routes to all of its non-draining targets rather than to none (Envoy's panic threshold) and says
  * so (PoolHealth.setPanic: the log, /status, the heartbeat).
  *
- * Per request: one Date.now() and two field reads per target; nothing is allocated. The balancer
+ * Per request: a few field reads per target (the clock only while a target is ejected or ramping
+ * up); nothing is allocated. The balancer
  * lives in one table (its scores restart with each revision); the health it reads does not.
  */
 
@@ -60,15 +61,22 @@ export class PoolBalancer implements PoolView, TargetChooser {
       if (h.ejectedUntil !== 0 || h.unhealthy || this.health.panic) this.health.setPanic(h.out(Date.now()));
       return only.resolution;
     }
-    const now = Date.now();
+    // The clock is read only when some target's state depends on it (ejected, or ramping up).
+    let now = 0;
     const scores = this.scores;
     let total = 0;
     let best = -1;
     let bestScore = -Infinity;
     for (let i = 0; i < n; i++) {
       const mi = m[i] as Member;
-      if (mi.drain || mi.health.out(now)) continue;
-      const w = mi.health.weight(mi.weight, now);
+      const h = mi.health;
+      if (mi.drain || h.unhealthy) continue;
+      let w = mi.weight;
+      if (h.ejectedUntil !== 0 || h.rampFrom !== 0) {
+        if (now === 0) now = Date.now();
+        if (h.out(now)) continue;
+        w = h.weight(w, now);
+      }
       total += w;
       const s = (scores[i] as number) + w;
       scores[i] = s;
