@@ -8,6 +8,8 @@ import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
 import { edgeConnections, redisTarget } from "./redis.js";
 import { createProxyServer } from "./serve/front/listener.js";
+import { ActiveChecker } from "./serve/health/active.js";
+import { HealthRegistry } from "./serve/health/registry.js";
 import { TableHolder } from "./serve/holder.js";
 import { Upstreams } from "./serve/upstreams.js";
 import { TrafficCounters } from "./signals/counters.js";
@@ -45,13 +47,17 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   // 0.5 ms against 1 ms, 10k-route reloads under traffic, three interleaved A/B runs of 8 reloads:
   // longest block median 3.2-4.5 ms vs 3.9-4.6, max 5.1-7.1 vs 7.6-10.1, reload time unchanged.
   const slicer = new Slicer(0.5);
-  const holder = new TableHolder(engine, slicer, log);
+  // Per-target health outlives tables (keyed by pool and address); active checks follow each swap.
+  const health = new HealthRegistry(log);
+  const checker = new ActiveChecker(health, log);
+  const holder = new TableHolder(engine, slicer, log, health, checker.reconcile);
 
   // The push flow. Proofs and probe reports write on the command connection, sync reads on `read`.
   const conns = edgeConnections(redisTarget(config), log);
   const channels: Record<string, string> = opts.probes ? { probe: keys.probes } : {};
   const link = new RedisLink({ command: conns.read, subscriber: conns.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
   const proof = opts.proof ? new Proof(conns.command, keys, proofOptions(config), log) : undefined;
+  proof?.setHealthSource(() => health.report());
   const sync = new SyncEngine({
     link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 2000,
     onApplied: (revision, appliedAt) => {
@@ -88,10 +94,14 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   return {
     proxy,
     holder,
+    health,
     status(): EdgeStatus {
       const table = holder.current;
       const { revision, appliedAt, redis, lastError, rejected } = sync.status();
-      return { revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0 };
+      return {
+        revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0,
+        panic: health.panics(), health: health.report(),
+      };
     },
     /** Drain in-flight requests (bounded), flush counters, deregister, close upstream pools. */
     async stop(): Promise<void> {
@@ -101,6 +111,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       await counters.stop();
       sync.stop();
       probes?.close();
+      checker.close();
       await proof?.stop();
       await link.close();
       conns.command.disconnect(); // the link's read connection today; its own (primary) one with a read replica

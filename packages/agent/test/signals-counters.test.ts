@@ -106,7 +106,10 @@ test("counts what the proxy reports: 2xx and 5xx per pool and per direct address
       const s = await stats(keys);
       return s["req:app"] === "3" && s[`req:${dead}`] === "1";
     }, { what: "proxy results flushed" });
-    assert.deepEqual(await stats(keys), { "req:app": "3", "err:app": "1", [`req:${dead}`]: "1", [`err:${dead}`]: "1" });
+    assert.deepEqual(await stats(keys), {
+      "req:app": "3", "err:app": "1", [`req:${dead}`]: "1", [`err:${dead}`]: "1",
+      "rreq:a.test app": "3", "rerr:a.test app": "1", [`rreq:d.test ${dead}`]: "1", [`rerr:d.test ${dead}`]: "1",
+    });
   } finally {
     await servers.closeAll();
   }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { startRedis } from "@switchyard/testkit";
 import { catchup, type CatchupReport } from "./catchup.js";
 import { cutover, type CutoverReport } from "./cutover.js";
+import { deadTarget, renderDeadTarget, type DeadTargetReport } from "./deadtarget.js";
 import { AGENT, HAPROXY_ROW, NGINX_ROW, datapath, type DatapathReport } from "./datapath.js";
 import { haproxyVersion } from "./haproxy.js";
 import { toolVersions } from "./load.js";
@@ -20,10 +21,10 @@ import { scale, type ScaleReport } from "./scale.js";
 /**
  * `pnpm bench`: runs the sections in order against one private redis-server, writes BENCHMARKS.md
  * at the repository root and prints a summary. BENCH_QUICK=1 shortens everything (smoke run);
- * BENCH_ONLY=datapath,routing,propagation,cutover,catchup,scale runs a subset.
+ * BENCH_ONLY=datapath,routing,propagation,cutover,catchup,deadtarget,scale runs a subset.
  */
 
-const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup", "scale"] as const;
+const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup", "deadtarget", "scale"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -42,7 +43,7 @@ const MAX_NEW_PER_10K = 10;
 // report is written with what finished and the process exits.
 const DEADLINE_MS = 9 * 60_000;
 const t0 = Date.now();
-const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport; scale?: ScaleReport } = {};
+const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport; deadtarget?: DeadTargetReport; scale?: ScaleReport } = {};
 const failures: string[] = [];
 const timings: string[] = [];
 
@@ -155,7 +156,8 @@ function write(note?: string): string {
     ...(results.propagation ? ["", "## 3. Propagation and flip skew", "", renderPropagation(results.propagation)] : []),
     ...(results.cutover ? ["", "## 4. Cutover under load", "", renderCutover(results.cutover)] : []),
     ...(results.catchup ? ["", "## 5. Catch-up after 1 000 missed changes", "", renderCatchup(results.catchup)] : []),
-    ...(results.scale ? ["", "## 6. Fan-out past one primary, and 10,000 agents", "", renderScale(results.scale, results.propagation)] : []),
+    ...(results.deadtarget ? ["", "## 6. Dead target", "", renderDeadTarget(results.deadtarget)] : []),
+    ...(results.scale ? ["", "## 7. Fan-out past one primary, and 10,000 agents", "", renderScale(results.scale, results.propagation)] : []),
     "",
   ].join("\n").replace(/\n{3,}/g, "\n\n");
   writeFileSync(join(ROOT, "BENCHMARKS.md"), md);
@@ -190,6 +192,8 @@ try {
   // The 10k-route catch-up takes about a second now (it took seconds per round before log runs were
   // installed once); it still runs only while the 10-minute budget allows.
   await run("catchup", () => catchup(redis.url, { large: Date.now() - t0 < 8 * 60_000 }));
+  // About 25 s: four fresh proxies, a few seconds each.
+  await run("deadtarget", () => deadTarget(redis.url));
   // The 10,000-agent simulation needs about two minutes; it runs only while the budget allows.
   await run("scale", () => scale(redis, { rounds: ROUNDS, perRound: QUICK ? 10 : 34, sim: Date.now() - t0 < 6.5 * 60_000 }));
 } finally {

@@ -3,7 +3,7 @@ import type { PropagationReport } from "./propagation.js";
 import { ms, table } from "./report.js";
 import type { ScaleReport } from "./scale.js";
 
-/** Issue 16's propagation rows (names are a contract) and section 6's tables. */
+/** Issue 16's propagation rows (names are a contract) and section 7's tables. */
 
 type Add = (what: string, measured: string | undefined, pass: boolean | undefined) => void;
 

@@ -8,7 +8,7 @@ import { row, type PropagationRow } from "./propagation.js";
 import { connect, writeState } from "./state.js";
 
 /**
- * Section 6 (issue 16): fan-out past one primary, and a 10,000-agent simulation.
+ * Section 7 (issue 16): fan-out past one primary, and a 10,000-agent simulation.
  * - replicas: 1,000 agents split over 2 replicas (subscription and reads on the replica, proofs on
  *   the primary), timed by the same clock as section 3; compared with section 3's 1,000 agents on
  *   the primary, measured minutes earlier in the same run.

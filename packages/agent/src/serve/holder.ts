@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Slicer, State } from "@switchyard/shared";
+import type { HealthRegistry } from "./health/registry.js";
 import { compileTableCooperative, type RouteTable } from "./table.js";
 
 /** What the holder needs of the forwarding engine: forgetting targets a new table no longer names. */
@@ -26,6 +27,10 @@ export class TableHolder {
      */
     private readonly slicer: Slicer,
     private readonly log: Logger,
+    /** Per-target health across tables: compiles look targets up in it, swaps prune it. */
+    private readonly health?: HealthRegistry,
+    /** Told of every swapped-in table (the active health checker). */
+    private readonly onSwap?: (table: RouteTable) => void,
   ) {}
 
   get current(): RouteTable | undefined {
@@ -36,6 +41,8 @@ export class TableHolder {
   swap(next: RouteTable): void {
     this.table = next;
     this.engine.retain(next.addresses);
+    this.health?.retain(next.pools);
+    this.onSwap?.(next);
   }
 
   /**
@@ -43,7 +50,7 @@ export class TableHolder {
    * assignment. Throws (swapping nothing) if the state does not compile.
    */
   readonly install = async (revision: number, state: State): Promise<void> => {
-    const next = await compileTableCooperative(state, revision, this.slicer);
+    const next = await compileTableCooperative(state, revision, this.slicer, this.health ? { health: this.health } : {});
     this.swap(next);
     this.log.info({ revision, routes: next.routeCount, pools: next.poolCount }, "route table applied");
   };

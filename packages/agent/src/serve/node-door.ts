@@ -27,7 +27,7 @@ export interface NodeDoorDeps {
   upstreams: Upstreams;
   log: Logger;
   /** See front/listener.ts ProxyServerDeps.onResult. */
-  onResult: ((upstream: string, status: number) => void) | undefined;
+  onResult: ((upstream: string, status: number, route: string) => void) | undefined;
   /** AGENT_REVISION_HEADER, lowercased. */
   revisionHeader: string | undefined;
 }
@@ -52,10 +52,11 @@ const EDGE = "-";
 // Per-request bookkeeping rides on the objects themselves (one shape for every response and socket)
 // rather than in per-request closures or a WeakSet: this runs on every request.
 const LABEL = Symbol("switchyard upstream label");
+const ROUTE = Symbol("switchyard route");
 const SOCKET = Symbol("switchyard socket");
 const BUSY = Symbol("switchyard busy");
 const CLOSING = Symbol("switchyard closing");
-type Tracked = ServerResponse & { [LABEL]: string; [SOCKET]: Client };
+type Tracked = ServerResponse & { [LABEL]: string; [ROUTE]: string; [SOCKET]: Client };
 /**
  * A client socket: responses under way on it (more than one when the client pipelines), so a parse
  * error on a busy socket never writes a second status line; and whether a request on it has closed it.
@@ -83,7 +84,7 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     if (!onResult) return;
     const status = failureOf(this) ?? (this.writableFinished ? this.statusCode : 499);
     try {
-      onResult(this[LABEL], status);
+      onResult(this[LABEL], status, this[ROUTE]);
     } catch (err) {
       log.error({ err }, "onResult threw");
     }
@@ -98,6 +99,7 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     const res = response as Tracked;
     socket[BUSY] = (socket[BUSY] ?? 0) + 1;
     res[LABEL] = EDGE;
+    res[ROUTE] = "";
     res[SOCKET] = socket;
     res.on("close", onResponseClose);
 
@@ -115,8 +117,9 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     }
     const target = r.target as ForwardTarget;
     res[LABEL] = target.upstreamLabel;
+    res[ROUTE] = r.route;
     const sink = new NodeSink(req, res, stamp, target.pool);
-    const exchange = new UpstreamExchange(log);
+    const exchange = new UpstreamExchange(log, upstreams);
     sink.bind(exchange);
     const upload = r.chunked || r.length > 0 ? new RequestUpload(req, r.chunked) : undefined;
     try {

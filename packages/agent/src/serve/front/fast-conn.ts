@@ -137,7 +137,7 @@ export class FastConn implements SocketClient {
     readonly socket: Socket,
     private readonly deps: FastDeps,
   ) {
-    this.exchange = new UpstreamExchange(deps.log);
+    this.exchange = new UpstreamExchange(deps.log, deps);
     this.sink = new SocketSink(this, deps);
     this.req = newPassRequest(peerOf(socket, deps.env.trusted));
     this.listeners = [
@@ -183,7 +183,7 @@ export class FastConn implements SocketClient {
     this.unread.consume(end + 4);
     const refusal = runPasses(req, this.deps.env);
     const target = req.target;
-    this.sink.prepare(req.method, req.close, target, req.revision);
+    this.sink.prepare(req.method, req.close, target, req.revision, req.route);
     if (req.close) this.closing = true;
     if (refusal !== undefined) this.sink.refuse(refusal);
     else this.exchange.begin(this.sink, target as ForwardTarget, this.deps.pool(target as ForwardTarget), upstreamHead(req), req.method, undefined);

@@ -25,9 +25,10 @@ export interface ProxyServerDeps {
    * Called once per HTTP request when its response is over, with the status the client got; 502 or
    * 504 when the upstream failed after the status line was sent; 499 when the client went away
    * first. Requests the edge answered itself (not ready, no route, bad request) are labelled "-".
-   * WebSocket upgrades are not reported.
+   * WebSocket upgrades are not reported. `route`: the key of the route that decided ("" for the
+   * default upstream or none), so canaries count the hosts they switch.
    */
-  onResult?: (upstream: string, status: number) => void;
+  onResult?: (upstream: string, status: number, route: string) => void;
   /** AGENT_FAST_PATH: plain bodiless requests are read and answered straight on the client socket. */
   fastPath: boolean;
   /** AGENT_UNDERSCORE_HEADERS (default "drop"). */

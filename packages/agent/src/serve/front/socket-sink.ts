@@ -22,7 +22,7 @@ export interface SocketClient {
 
 export interface SocketSinkDeps {
   log: Logger | undefined;
-  onResult: ((upstream: string, status: number) => void) | undefined;
+  onResult: ((upstream: string, status: number, route: string) => void) | undefined;
   /** `Connection: keep-alive` and `Keep-Alive: timeout=N` lines, as Node's server sends them. */
   keepAliveHeader: string;
   /** AGENT_REVISION_HEADER, lowercased, or undefined. */
@@ -46,6 +46,7 @@ export function utcDate(): string {
 
 export class SocketSink implements ClientSink {
   private label = "-";
+  private route = "";
   private target: ForwardTarget | undefined;
   private headRequest = false;
   private wantsClose = false;
@@ -63,7 +64,8 @@ export class SocketSink implements ClientSink {
   ) {}
 
   /** Set up for one request: its method, whether the client asked to close, where it goes and the routing revision. */
-  prepare(method: string, close: boolean, target: ForwardTarget | undefined, revision: number): void {
+  prepare(method: string, close: boolean, target: ForwardTarget | undefined, revision: number, route = ""): void {
+    this.route = route;
     this.headRequest = method === "HEAD";
     this.wantsClose = close;
     this.target = target;
@@ -174,7 +176,7 @@ export class SocketSink implements ClientSink {
     const onResult = this.deps.onResult;
     if (onResult === undefined) return;
     try {
-      onResult(this.label, status);
+      onResult(this.label, status, this.route);
     } catch (err) {
       this.deps.log?.error({ err }, "onResult threw");
     }

@@ -67,6 +67,7 @@ const OPERATIONS: Record<string, Record<string, OpSpec>> = {
     put: { summary: "create or replace a pool", path: { name: "pool name" }, query: WRITE, body: "Pool", ok: write(), auth: "write", ifMatch: true },
     delete: { summary: "delete a pool (409 while in use)", path: { name: "pool name" }, query: WRITE, ok: write(), auth: "write", ifMatch: true },
   },
+  "/v1/pools/{name}/health": { get: { summary: "each live agent's view of the pool's targets (healthy, unhealthy, ejected, draining, slow_start)", path: { name: "pool name" }, ok: ok(200, "PoolHealth", "per agent, per target") } },
   "/v1/routes/{host}": {
     get: { summary: "one route", path: { host: "host" }, ok: ok(200, "RouteView", "the route") },
     put: { summary: "create or replace a route", path: { host: "host" }, query: WRITE, body: "Route", ok: write(), auth: "write", ifMatch: true },
