@@ -102,7 +102,11 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
         await card.locator(`tr[data-step="${step}"].done`).waitFor({ timeout: 30_000 });
         seen.push(`${step}:${await card.locator("[data-testid=cutover-state]").textContent()}`);
         assert.equal(await card.locator(`tr[data-step="${step}"] [data-testid=step-acks]`).textContent(), "2 / 2");
-        if (step === 2) await reader.screenshot({ path: join(OUTPUT_DIR, "dashboard-cutover.png"), fullPage: true });
+        if (step === 1) {
+          // Mid-cutover: step 2 written (the route is a blue/green split), not yet done.
+          await card.locator('tr[data-step="2"].current').waitFor({ timeout: 30_000 });
+          await reader.screenshot({ path: join(OUTPUT_DIR, "dashboard-cutover.png"), fullPage: true });
+        }
       }
       await card.locator("[data-testid=cutover-state]", { hasText: "succeeded" }).waitFor({ timeout: 30_000 });
     } finally {
@@ -114,6 +118,43 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
     const shot = join(OUTPUT_DIR, "dashboard.png");
     await reader.screenshot({ path: shot, fullPage: true });
     console.log(`# canary steps seen on screen: ${seen.join(" ")}; ${sent} requests sent; screenshots: ${shot}, ${join(OUTPUT_DIR, "dashboard-cutover.png")}`);
+  });
+
+  test("a write token switches a route by keyboard through a confirmation dialog; Cancel writes nothing; rollback from the history", async () => {
+    const writer = await openPage(browser, consoleErrors);
+    try {
+      await signIn(writer, fleet.controllerUrl, TOKEN);
+      await upstreamCell(writer).filter({ hasText: "green" }).waitFor({ timeout: 10_000 });
+      const before = (await fleet.api("GET", "/v1/state")).body.revision as number;
+      // Keyboard only: focus the labelled select (it offers blue, the pool not in use), Tab to Switch, Enter.
+      await writer.getByLabel(`New upstream for ${HOST}`).focus();
+      assert.equal(await writer.getByLabel(`New upstream for ${HOST}`).inputValue(), "blue");
+      await writer.keyboard.press("Tab");
+      await writer.keyboard.press("Enter");
+      const dialog = writer.locator("dialog[open]");
+      await dialog.waitFor();
+      assert.match((await dialog.textContent()) ?? "", /to pool blue/);
+      await writer.keyboard.press("Escape");
+      await dialog.waitFor({ state: "detached" });
+      assert.equal((await fleet.api("GET", "/v1/state")).body.revision, before, "cancelled: nothing written");
+      await writer.getByLabel(`New upstream for ${HOST}`).focus();
+      await writer.keyboard.press("Tab");
+      await writer.keyboard.press("Enter");
+      await dialog.waitFor();
+      // The Confirm button has focus in the modal dialog.
+      await writer.keyboard.press("Enter");
+      await upstreamCell(writer).filter({ hasText: "blue" }).waitFor({ timeout: 5000 });
+      assert.equal((await fleet.api("GET", `/v1/routes/${HOST}`)).body.upstream, "blue");
+      await upstreamCell(reader).filter({ hasText: "blue" }).waitFor({ timeout: 2000 });
+      // Roll back to the revision before the switch: green again, seen by the read-only page too.
+      await writer.locator(`li[data-revision="${before}"] [data-write=rollback]`).click();
+      await dialog.waitFor();
+      await dialog.getByRole("button", { name: "Confirm" }).click();
+      await upstreamCell(reader).filter({ hasText: "green" }).waitFor({ timeout: 2000 });
+      await writer.getByRole("status").filter({ hasText: `Rolled back to ${before}` }).waitFor({ timeout: 5000 });
+    } finally {
+      await writer.close();
+    }
   });
 
   test("no console errors or uncaught exceptions on any page", () => {
