@@ -102,6 +102,9 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
         await card.locator(`tr[data-step="${step}"].done`).waitFor({ timeout: 30_000 });
         seen.push(`${step}:${await card.locator("[data-testid=cutover-state]").textContent()}`);
         assert.equal(await card.locator(`tr[data-step="${step}"] [data-testid=step-acks]`).textContent(), "2 / 2");
+        // Steps not yet written are listed too: the total is the plan's.
+        assert.equal(await card.locator("tr[data-step]").count(), 3);
+        assert.match((await card.locator("[data-testid=cutover-progress]").textContent()) ?? "", / of 3/);
         if (step === 1) {
           // Mid-cutover: step 2 written (the route is a blue/green split), not yet done.
           await card.locator('tr[data-step="2"].current').waitFor({ timeout: 30_000 });

@@ -7,11 +7,11 @@ const TERMINAL = new Set(["succeeded", "rolled_back", "failed", "aborted"]);
  * Each step's error rate: a watch window's readings are cumulative since the step began, so the
  * step's rate is its last reading before the next step was written.
  */
-export function stepRates(c) {
-  return c.steps.map((s, i) => {
+export function stepRates(c, steps) {
+  return steps.map((s, i) => {
     if (!s.writtenAt) return null;
     const from = Date.parse(s.writtenAt);
-    const next = c.steps[i + 1]?.writtenAt;
+    const next = steps[i + 1]?.writtenAt;
     const until = next ? Date.parse(next) : Infinity;
     const inStep = c.readings.filter((r) => Date.parse(r.at) >= from && Date.parse(r.at) < until);
     return inStep.at(-1) ?? null;
@@ -19,8 +19,8 @@ export function stepRates(c) {
 }
 
 /** Error rate per step as bars, the rollback threshold as a dashed line (inline SVG, no library). */
-function RateChart({ c }) {
-  const rates = stepRates(c);
+function RateChart({ c, steps }) {
+  const rates = stepRates(c, steps);
   const max = Math.max(c.rollback.maxErrorRate * 1.5, ...rates.map((r) => r?.errorRate ?? 0), 0.01);
   const W = 30, GAP = 8, H = 48, TOP = 12;
   const width = rates.length * (W + GAP) + GAP;
@@ -41,9 +41,17 @@ function RateChart({ c }) {
   </svg>`;
 }
 
+/** Every planned step, written or not: the record lists a step only once it is written. */
+function plannedSteps(c) {
+  const weights = c.strategy === "instant" ? [100] : (c.strategy?.canary?.steps ?? []);
+  const rows = weights.map((weight, i) => c.steps[i] ?? { index: i + 1, weight, revision: null, acks: [], stragglers: [], completedAt: null });
+  return rows.length >= c.steps.length ? rows : c.steps;
+}
+
 function Cutover({ c, fleet, canWrite, ask, api }) {
   const live = !TERMINAL.has(c.state);
-  const done = c.steps.filter((s) => s.completedAt || s.skipped).length;
+  const steps = plannedSteps(c);
+  const done = steps.filter((s) => s.completedAt || s.skipped).length;
   const action = (what) =>
     ask({
       title: `${what === "abort" ? "Abort" : "Promote"} cutover ${c.id}`,
@@ -57,23 +65,23 @@ function Cutover({ c, fleet, canWrite, ask, api }) {
     <header>
       <strong>${c.hosts.join(", ")}</strong> → ${upstreamText(c.to)}
       <span class=${`badge state-${c.state}`} data-testid="cutover-state">${c.state.replace("_", " ")}</span>
-      <span class="muted" data-testid="cutover-progress">step ${c.step ? c.step.index : done} of ${c.steps.length}${c.step ? ` (${c.step.weight}%)` : ""}</span>
+      <span class="muted" data-testid="cutover-progress">step ${c.step ? c.step.index : done} of ${steps.length}${c.step ? ` (${c.step.weight}%)` : ""}</span>
       ${canWrite && live
         ? html`<span class="actions"><button type="button" onClick=${() => action("promote")} data-write="promote">Promote</button> <button type="button" class="danger" onClick=${() => action("abort")} data-write="abort">Abort</button></span>`
         : null}
     </header>
-    <progress max=${c.steps.length} value=${done} aria-label=${`steps completed for ${c.id}`}></progress>
+    <progress max=${steps.length} value=${done} aria-label=${`steps completed for ${c.id}`}></progress>
     <div class="cutover-body">
       <table class="grid small">
         <thead><tr><th scope="col">Step</th><th scope="col">Weight</th><th scope="col">Revision</th><th scope="col">Acks</th><th scope="col">Stragglers</th><th scope="col">Done</th></tr></thead>
-        <tbody>${c.steps.map((s) => html`<tr key=${s.index} data-step=${s.index} class=${s.completedAt ? "done" : s.revision !== null ? "current" : ""}>
+        <tbody>${steps.map((s) => html`<tr key=${s.index} data-step=${s.index} class=${s.completedAt ? "done" : s.revision !== null ? "current" : ""}>
           <td>${s.index}</td><td>${s.weight}%</td><td>${s.revision ?? "—"}</td>
           <td data-testid="step-acks">${s.revision === null ? "—" : `${s.acks.length} / ${Math.max(fleet, s.acks.length + s.stragglers.length)}`}</td>
           <td>${s.stragglers.length ? s.stragglers.join(", ") : "—"}</td>
           <td>${s.skipped ? "skipped" : s.completedAt ? "✓" : ""}</td>
         </tr>`)}</tbody>
       </table>
-      <figure><${RateChart} c=${c} /><figcaption class="muted">error rate per step (line: ${pct(c.rollback.maxErrorRate)} rollback)</figcaption></figure>
+      <figure><${RateChart} c=${c} steps=${steps} /><figcaption class="muted">error rate per step (line: ${pct(c.rollback.maxErrorRate)} rollback)</figcaption></figure>
     </div>
     ${c.reason ? html`<p class="muted">${c.reason}</p>` : null}
   </article>`;
