@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { buildKeys } from "@switchyard/shared";
+import { randomPrefix, readyClient, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { TOKEN, get, startFleet, type Fleet } from "../src/fleet.js";
 import { finished, startCutover } from "../src/cutover.js";
 import { OUTPUT_DIR, launchChromium, openPage, signIn } from "./browser.js";
@@ -15,6 +16,7 @@ import { OUTPUT_DIR, launchChromium, openPage, signIn } from "./browser.js";
 
 const READ_TOKEN = "e2e-read-token-0123456789abcdef";
 const HOST = "dash.test";
+const PREFIX = randomPrefix("ui");
 let redis: RedisHandle;
 let fleet: Fleet;
 let browser: Browser;
@@ -25,7 +27,7 @@ before(async () => {
   // The browser first: without Chromium this fails at once, with the fix in the message.
   browser = await launchChromium();
   redis = await startRedis();
-  fleet = await startFleet(redis, randomPrefix("ui"), ["127.0.0.2", "127.0.0.3"], {}, { SWITCHYARD_TOKENS: `e2e:write:${TOKEN},viewer:read:${READ_TOKEN}`, CUTOVER_SAMPLE_MS: "250" });
+  fleet = await startFleet(redis, PREFIX, ["127.0.0.2", "127.0.0.3"], {}, { SWITCHYARD_TOKENS: `e2e:write:${TOKEN},viewer:read:${READ_TOKEN}`, CUTOVER_SAMPLE_MS: "250" });
   const pool = (addrs: string[]) => ({ targets: addrs.map((address) => ({ address })) });
   assert.equal((await fleet.api("PUT", "/v1/pools/blue", pool(fleet.apps.blue))).status, 200);
   assert.equal((await fleet.api("PUT", "/v1/pools/green", pool(fleet.apps.green))).status, 200);
@@ -157,6 +159,28 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
       await writer.getByRole("status").filter({ hasText: `Rolled back to ${before}` }).waitFor({ timeout: 5000 });
     } finally {
       await writer.close();
+    }
+  });
+
+  test("an agent that joins behind the fleet appears live, is highlighted as a straggler after 5 s, and disappears when it leaves", async () => {
+    // A stand-in agent: a heartbeat record one revision behind, written as an agent writes it.
+    const keys = buildKeys(PREFIX);
+    const cmd = await readyClient(redis.url);
+    try {
+      const revision = (await fleet.api("GET", "/v1/state")).body.revision as number;
+      const now = Date.now();
+      const rec = { id: "edge-late", revision: revision - 1, appliedAt: now, startedAt: now, version: "0.0.9", address: "127.0.0.9:8080", seenAt: now };
+      await cmd.multi().set(keys.agent(rec.id), JSON.stringify(rec), "PX", 20_000).zadd(keys.agents, now + 20_000, rec.id).exec();
+      const row = reader.locator('tr[data-agent="edge-late"]');
+      await row.waitFor({ timeout: 5000 });
+      await row.locator(".badge", { hasText: "straggler" }).waitFor({ timeout: 15_000 });
+      assert.match((await row.getAttribute("class")) ?? "", /warn/);
+      // The fleet's own agents are not.
+      for (const a of fleet.agents) assert.doesNotMatch((await reader.locator(`tr[data-agent="${a.id}"]`).getAttribute("class")) ?? "", /warn/);
+      await cmd.multi().del(keys.agent(rec.id)).zrem(keys.agents, rec.id).exec();
+      await row.waitFor({ state: "detached", timeout: 5000 });
+    } finally {
+      cmd.disconnect();
     }
   });
 
