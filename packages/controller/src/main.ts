@@ -57,10 +57,11 @@ function shutdown(signal: string): void {
     await worker.close();
     await queue.close().catch(() => undefined);
     acks.close();
-    events.close();
     for (const c of connections) c.disconnect();
     process.exit(0);
   };
+  // Event streams never end by themselves: end them first, so close() is not held up by them.
+  events.close();
   server.close(() => void done());
   server.closeIdleConnections();
   // Event streams and fleet waits would hold close() open; give answers in flight 2 s, then cut.

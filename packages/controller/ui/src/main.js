@@ -9,7 +9,8 @@ import { html } from "./html.js";
 import { Routes } from "./routes.js";
 import { Login } from "./login.js";
 
-const HEALTH_PATH = "/v1/pools/{name}/health";
+// The pool-health endpoint as the OpenAPI document names it, whatever its parameter is called.
+const HEALTH_PATH = /^\/v1\/pools\/\{[^}]+\}\/health$/;
 // Last-seen times and lags drift without events: re-read the fleet this often anyway.
 const FLEET_REFRESH_MS = 3000;
 
@@ -20,7 +21,7 @@ const FLEET_REFRESH_MS = 3000;
 async function hasHealth() {
   try {
     const doc = await (await fetch("/v1/openapi.json", { cache: "no-store" })).json();
-    return Boolean(doc?.paths?.[HEALTH_PATH]);
+    return Object.keys(doc?.paths ?? {}).some((p) => HEALTH_PATH.test(p) && doc.paths[p].get);
   } catch {
     return false;
   }
