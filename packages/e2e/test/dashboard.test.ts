@@ -151,6 +151,12 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
       await upstreamCell(writer).filter({ hasText: "blue" }).waitFor({ timeout: 5000 });
       assert.equal((await fleet.api("GET", `/v1/routes/${HOST}`)).body.upstream, "blue");
       await upstreamCell(reader).filter({ hasText: "blue" }).waitFor({ timeout: 2000 });
+      await writer.screenshot({ path: join(OUTPUT_DIR, "dashboard-write.png"), fullPage: true });
+      // The switch's diff, opened from the read-only page: green before, blue after.
+      const entry = reader.locator(`li[data-revision="${before + 1}"]`);
+      await entry.getByRole("button", { name: "Diff" }).click();
+      await entry.locator(".diff td.after", { hasText: '"blue"' }).waitFor({ timeout: 5000 });
+      assert.match((await entry.locator(".diff td.before").textContent()) ?? "", /"green"/);
       // Roll back to the revision before the switch: green again, seen by the read-only page too.
       await writer.locator(`li[data-revision="${before}"] [data-write=rollback]`).click();
       await dialog.waitFor();
