@@ -95,7 +95,8 @@ function StartForm({ state, ask, api }) {
   const [steps, setSteps] = useState("");
   const [interval, setEvery] = useState("30s");
   const h = host || hosts[0] || "";
-  const t = to || pools[0] || "";
+  // By default, a pool the host is not on already.
+  const t = to || pools.find((p) => p !== state.routes[h]?.upstream) || pools[0] || "";
   const submit = (e) => {
     e.preventDefault();
     const weights = steps.split(",").map((x) => Number(x.trim())).filter((x) => x > 0);
