@@ -92,8 +92,13 @@ export const CutoverAccepted = z.strictObject({ id: z.string(), state: z.string(
 export const Health = z.strictObject({ status: z.string() });
 
 /** Every named schema, as it appears under components.schemas. */
+export const Whoami = z.strictObject({
+  name: z.string().meta({ description: "the token's name (SWITCHYARD_TOKENS)" }),
+  scope: z.enum(["read", "write"]).meta({ description: "read: GET only; write: every endpoint" }),
+});
+
 export const COMPONENTS = {
   Upstream, Pool, Route, Op, DefaultBody, ChangesBody, StateBody, RollbackBody, CutoverRequest,
   ApiError: ApiErrorBody, DiffEntry, WriteAnswer, SwitchAnswer, ConvergeAnswer, DryRunAnswer, StateView, PoolView, RouteView,
-  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health,
+  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, Whoami,
 } as const;
