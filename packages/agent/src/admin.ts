@@ -3,7 +3,13 @@ import type { Rejection } from "./sync/sync.js";
 
 export interface AdminStatus {
   id: string;
+  /** The lineage of the table served; with `revision` it names the table. */
+  epoch: string | null;
   revision: number;
+  /** Where the table came from: the last good table on disk, or Redis. */
+  source: "disk" | "redis" | null;
+  /** sha256 of the served state's canonical JSON (compare with GET /v1/state); null before a table. */
+  digest: string | null;
   appliedAt: string | null;
   redis: "connected" | "disconnected";
   lastError: string | null;
@@ -12,7 +18,7 @@ export interface AdminStatus {
   /** The newest revision this agent refused and has not applied since (absent when none). */
   rejected?: Rejection;
   /** Each worker's own view, when the agent runs several processes. */
-  workers?: { pid: number; revision: number; redis: string; lastError: string | null; ready: boolean }[];
+  workers?: { pid: number; epoch: string | null; revision: number; redis: string; lastError: string | null; ready: boolean }[];
 }
 
 export interface AdminDeps {
@@ -22,7 +28,10 @@ export interface AdminDeps {
 
 /** One proxy process's own view (edge.ts); a cluster worker reports it to its primary. */
 export interface EdgeStatus {
+  epoch: string | null;
   revision: number;
+  source: "disk" | "redis" | null;
+  digest: string | null;
   appliedAt: number | null;
   redis: "connected" | "disconnected";
   lastError: string | null;
@@ -37,9 +46,9 @@ export function edgeAdmin(id: string, edge: { status(): EdgeStatus }): AdminDeps
   return {
     ready: () => edge.status().ready,
     status: () => {
-      const { revision, appliedAt, redis, lastError, routes, pools, rejected } = edge.status();
+      const { epoch, revision, source, digest, appliedAt, redis, lastError, routes, pools, rejected } = edge.status();
       const at = appliedAt === null ? null : new Date(appliedAt).toISOString();
-      return { id, revision, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}) };
+      return { id, epoch, revision, source, digest, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}) };
     },
   };
 }

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { BlockList } from "node:net";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Slicer, StoreReader, buildKeys } from "@switchyard/shared";
+import { Slicer, StoreLineage, StoreReader, buildKeys, digestOf, type State } from "@switchyard/shared";
 import type { EdgeStatus } from "./admin.js";
 import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
@@ -52,10 +52,18 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const channels: Record<string, string> = opts.probes ? { probe: keys.probes } : {};
   const link = new RedisLink({ command: conns.read, subscriber: conns.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
   const proof = opts.proof ? new Proof(conns.command, keys, proofOptions(config), log) : undefined;
+  const lineage = new StoreLineage(conns.command, keys);
   const sync = new SyncEngine({
-    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 2000,
-    onApplied: (revision, appliedAt) => {
-      proof?.applied(revision, appliedAt);
+    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 1000, checkMs: 1000,
+    onApplied: (revision, appliedAt, epoch) => {
+      proof?.applied(revision, appliedAt, epoch);
+      opts.onChange?.();
+    },
+    onStoreLost: (held) => {
+      lineage.offer({ agent: config.id, ...held, at: Date.now() }).then(
+        (recorded) => recorded && log.info({ epoch: held.epoch, revision: held.revision }, "offered our table for the store's restore"),
+        (err: Error) => log.warn({ err: err.message }, "table offer not sent"),
+      );
       opts.onChange?.();
     },
     onRejection: (rejected) => {
@@ -85,13 +93,25 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   await link.start();
   counters.start();
 
+  // The served state's digest, computed when asked and kept while the state is the same object.
+  let digested: { state: State; digest: string } | undefined;
+  const digest = (): string | null => {
+    const state = sync.heldState();
+    if (state === null) return null;
+    if (digested?.state !== state) digested = { state, digest: digestOf(state) };
+    return digested.digest;
+  };
+
   return {
     proxy,
     holder,
     status(): EdgeStatus {
       const table = holder.current;
-      const { revision, appliedAt, redis, lastError, rejected } = sync.status();
-      return { revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0 };
+      const { epoch, revision, source, appliedAt, redis, lastError, rejected } = sync.status();
+      return {
+        epoch, revision, source, digest: digest(), appliedAt, redis, lastError, rejected,
+        ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0,
+      };
     },
     /** Drain in-flight requests (bounded), flush counters, deregister, close upstream pools. */
     async stop(): Promise<void> {
