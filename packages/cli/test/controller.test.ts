@@ -160,6 +160,23 @@ describe("switch (real controller)", () => {
     assert.equal((await real.fx.reader.snapshot()).revision, 5);
   });
 
+  test("store init needs --confirm (exit 2), refuses an initialised store (exit 1), and starts fresh on a lost one", async () => {
+    await seed();
+    let r = await cli(["store", "init"], env());
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: store init starts a fresh, empty store .* --confirm\n$/);
+    r = await cli(["store", "init", "--confirm"], env());
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: the store is initialised \(epoch [0-9a-f-]+\); nothing was changed\n$/);
+    assert.equal((await real.fx.reader.snapshot()).revision, 5);
+    const k = real.fx.keys;
+    await real.fx.redis.del(k.epoch, k.rev, k.default, k.pools, k.routes, k.refcount, k.routeRefs, k.log);
+    r = await cli(["store", "init", "--confirm"], env());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^store initialised: epoch [0-9a-f]{12}-[0-9a-f]{8}, revision 0\n$/);
+    assert.equal((await real.fx.reader.head()).epoch, r.stdout.split(" ")[3]?.replace(",", ""));
+  });
+
   test("usage errors exit 2 before any request", async () => {
     await seed();
     for (const argv of [["switch", "demo.local", "blue=60,green=30"], ["switch", "demo.local"], ["switch", "demo.local", "green", "--timeout", "100ms"], ["switch", "a", "b", "--wait", "--timeout", "0s"], ["switch", "a", "b", "--wait", "--timeout", "5000"], ["bogus"]]) {
