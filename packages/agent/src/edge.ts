@@ -14,6 +14,7 @@ import { TrafficCounters } from "./signals/counters.js";
 import { ProbeResponder } from "./signals/probes.js";
 import { RedisLink } from "./sync/link.js";
 import { Proof, proofOptions } from "./sync/proof.js";
+import { DiskTable } from "./sync/disk.js";
 import { SyncEngine } from "./sync/sync.js";
 
 export interface EdgeOptions {
@@ -53,10 +54,12 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const link = new RedisLink({ command: conns.read, subscriber: conns.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
   const proof = opts.proof ? new Proof(conns.command, keys, proofOptions(config), log) : undefined;
   const lineage = new StoreLineage(conns.command, keys);
+  const disk = config.stateDir ? new DiskTable(config.stateDir, log) : undefined;
   const sync = new SyncEngine({
     link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 1000, checkMs: 1000,
-    onApplied: (revision, appliedAt, epoch) => {
+    onApplied: (revision, appliedAt, epoch, state) => {
       proof?.applied(revision, appliedAt, epoch);
+      if (epoch !== null) disk?.save({ epoch, revision, state });
       opts.onChange?.();
     },
     onStoreLost: (held) => {
@@ -88,6 +91,12 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   });
   proxy.listen(config.port, config.host);
   await once(proxy, "listening");
+  // The last good table from disk serves at once, before Redis answers (and whether it ever does).
+  const fromDisk = await disk?.load();
+  if (fromDisk) {
+    await sync.seed(fromDisk);
+    log.info({ epoch: fromDisk.epoch, revision: fromDisk.revision, path: disk?.path }, "serving the table from disk until Redis confirms it");
+  }
   proof?.start();
   sync.start(); // before the link starts, so its first 'up' is heard
   await link.start();
@@ -120,6 +129,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       });
       await counters.stop();
       sync.stop();
+      await disk?.flushed();
       probes?.close();
       await proof?.stop();
       await link.close();

@@ -1,4 +1,4 @@
-import { ChangeMessage, EMPTY_STATE, applyOps, classify, type State } from "@switchyard/shared";
+import { ChangeMessage, EMPTY_STATE, applyOps, classify, digestOf, type State } from "@switchyard/shared";
 import type { Held, Rejection, SyncDeps, SyncStatus } from "./sync-types.js";
 
 export type { Held, Rejection, SyncDeps, SyncLink, SyncStatus } from "./sync-types.js";
@@ -237,10 +237,17 @@ export class SyncEngine {
     } else if (snap.revision < this.revision) {
       // Same lineage, fewer revisions: a failover that lost acknowledged writes. Redis is the truth.
       this.deps.log.warn({ from: this.revision, to: snap.revision }, "Redis went backwards; adopting its state");
-    } else if (snap.revision === this.revision && this.initialized) {
-      this.source = "redis";
-      this.lastError = null;
-      return;
+    } else if (snap.revision === this.revision && this.initialized && this.state !== null) {
+      // A table from disk at Redis's (epoch, revision) is confirmed once Redis's state loads and
+      // matches; only then is it proven (onApplied) and reported as from Redis.
+      const fromDisk = this.source === "disk";
+      if (!fromDisk || digestOf(snap.state) === digestOf(this.state)) {
+        this.source = "redis";
+        this.lastError = null;
+        if (fromDisk) this.deps.onApplied(this.revision, (this.appliedAt = Date.now()), this.epoch, this.state);
+        return;
+      }
+      this.deps.log.warn({ epoch: this.epoch, revision: this.revision }, "the table on disk differs from Redis at the same revision; adopting Redis's");
     }
     try {
       await this.install(snap.revision, snap.state, snap.epoch);
