@@ -10,6 +10,8 @@ export interface AdminStatus {
   source: "disk" | "redis" | null;
   /** sha256 of the served state's canonical JSON (compare with GET /v1/state); null before a table. */
   digest: string | null;
+  /** The table last written to AGENT_STATE_DIR (absent without one; null before the first write). */
+  disk?: { epoch: string; revision: number } | null;
   appliedAt: string | null;
   redis: "connected" | "disconnected";
   lastError: string | null;
@@ -32,6 +34,7 @@ export interface EdgeStatus {
   revision: number;
   source: "disk" | "redis" | null;
   digest: string | null;
+  disk?: { epoch: string; revision: number } | null;
   appliedAt: number | null;
   redis: "connected" | "disconnected";
   lastError: string | null;
@@ -46,9 +49,9 @@ export function edgeAdmin(id: string, edge: { status(): EdgeStatus }): AdminDeps
   return {
     ready: () => edge.status().ready,
     status: () => {
-      const { epoch, revision, source, digest, appliedAt, redis, lastError, routes, pools, rejected } = edge.status();
+      const { epoch, revision, source, digest, disk, appliedAt, redis, lastError, routes, pools, rejected } = edge.status();
       const at = appliedAt === null ? null : new Date(appliedAt).toISOString();
-      return { id, epoch, revision, source, digest, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}) };
+      return { id, epoch, revision, source, digest, ...(disk !== undefined ? { disk } : {}), appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}) };
     },
   };
 }

@@ -56,7 +56,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const lineage = new StoreLineage(conns.command, keys);
   const disk = config.stateDir ? new DiskTable(config.stateDir, log) : undefined;
   const sync = new SyncEngine({
-    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 1000, checkMs: 1000,
+    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 1000, checkMs: 500,
     onApplied: (revision, appliedAt, epoch, state) => {
       proof?.applied(revision, appliedAt, epoch);
       if (epoch !== null) disk?.save({ epoch, revision, state });
@@ -118,7 +118,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       const table = holder.current;
       const { epoch, revision, source, appliedAt, redis, lastError, rejected } = sync.status();
       return {
-        epoch, revision, source, digest: digest(), appliedAt, redis, lastError, rejected,
+        epoch, revision, source, digest: digest(), ...(disk ? { disk: disk.stored } : {}), appliedAt, redis, lastError, rejected,
         ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0,
       };
     },

@@ -36,6 +36,7 @@ export interface AgentStatus {
   revision: number;
   source: "disk" | "redis" | null;
   digest: string | null;
+  disk?: { epoch: string; revision: number } | null;
   redis: string;
   lastError: string | null;
 }
@@ -82,9 +83,17 @@ export async function converge(fleet: Fleet, timeoutMs = 15_000): Promise<number
   return Date.now();
 }
 
-/** Polls until `pred` holds for every agent's status; resolves with the elapsed ms since `since`. */
+/**
+ * Polls until `pred` has held for every agent's status (each agent once: a report that a quick heal
+ * already cleared still counts); resolves with the elapsed ms since `since` when the last one did.
+ */
 export async function detected(agents: FleetAgent[], pred: (s: AgentStatus) => boolean, since: number, timeoutMs = 10_000): Promise<number> {
-  await waitFor(async () => (await Promise.all(agents.map(agentStatus))).every((s) => s !== undefined && pred(s)), { timeoutMs, intervalMs: 25, what: "fault detected by every agent" });
+  const seen = new Set<string>();
+  await waitFor(async () => {
+    const all = await Promise.all(agents.map(agentStatus));
+    for (const s of all) if (s !== undefined && pred(s)) seen.add(s.id);
+    return agents.every((a) => seen.has(a.id));
+  }, { timeoutMs, intervalMs: 25, what: "fault detected by every agent" });
   return Date.now() - since;
 }
 

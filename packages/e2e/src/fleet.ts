@@ -122,7 +122,7 @@ export async function startFleet(
   for (const a of agents) {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${a.adminPort}/readyz`)).ok, { what: `${a.id} ready`, timeoutMs: 15_000 });
   }
-  await waitFor(async () => (await api("GET", "/v1/agents")).body?.length === agents.length, { what: "all agents registered", timeoutMs: 10_000 });
+  await waitFor(async () => (await api("GET", "/v1/agents")).body?.length === agents.length, { what: "all agents registered", timeoutMs: 20_000 });
   return {
     controllerUrl,
     controller,

@@ -23,6 +23,8 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
  */
 export class DiskTable {
   private pending: Held | undefined;
+  /** The lineage and revision of the table last written (null before any). */
+  stored: { epoch: string; revision: number } | null = null;
   private writing: Promise<void> | undefined;
 
   constructor(private readonly dir: string, private readonly log: Logger) {}
@@ -46,7 +48,9 @@ export class DiskTable {
       const body = JSON.parse(outer.body) as { epoch?: unknown; revision?: unknown; state?: unknown };
       const epoch = Epoch.parse(body.epoch);
       if (typeof body.revision !== "number" || !Number.isSafeInteger(body.revision) || body.revision < 0) throw new Error("bad revision");
-      return { epoch, revision: body.revision, state: validateState(body.state) };
+      const held = { epoch, revision: body.revision, state: validateState(body.state) };
+      this.stored = { epoch, revision: held.revision };
+      return held;
     } catch (err) {
       this.log.error({ path: this.path, err: (err as Error).message.slice(0, 300) }, "refusing the table on disk: it is corrupt or of another format; starting without it");
       return undefined;
@@ -93,5 +97,6 @@ export class DiskTable {
       await fh.close();
     }
     await rename(tmp, this.path);
+    this.stored = { epoch: held.epoch, revision: held.revision };
   }
 }

@@ -1,7 +1,11 @@
 import type { Logger } from "pino";
-import { bestOffer, type StoreLineage, type StoreReader, type StoreWriter } from "@switchyard/shared";
+import type { Redis } from "ioredis";
+import { bestOffer, type Keys, type StoreLineage, type StoreReader, type StoreWriter } from "@switchyard/shared";
+import { listAgents } from "./agents.js";
 
 export interface StoreGuardDeps {
+  redis: Redis;
+  keys: Keys;
   reader: StoreReader;
   writer: StoreWriter;
   lineage: StoreLineage;
@@ -15,7 +19,7 @@ export interface StoreGuardDeps {
 /**
  * Watches the store's lineage (keys.epoch) for the controller. While it is set, the writer is told
  * (so a store that later loses it is seen as lost, never as a fresh install). While it is absent
- * and agents offer their tables, it waits `gatherMs` for the fleet's offers, then restores the
+ * and agents offer their tables, it waits until every live agent offered, or `gatherMs`, then restores the
  * newest (store-restore.lua: only on an empty store, so of several controllers one restore wins).
  * With no offers it does nothing: a fresh install initialises on its first write, and a lost store
  * nobody can restore waits for `POST /v1/store/init?confirm=true`.
@@ -52,7 +56,11 @@ export class StoreGuard {
       const best = bestOffer(offers);
       if (!best) return;
       this.firstOfferAt ??= now;
-      if (now - this.firstOfferAt < this.deps.gatherMs) return;
+      // Every live agent has offered (heartbeats come back with the agents' reconnects): no need to
+      // wait out the window; otherwise the window lets the rest of the fleet offer.
+      const live = await listAgents(this.deps.redis, this.deps.keys, now);
+      const all = live.length > 0 && live.every((a) => offers.some((o) => o.agent === a.id));
+      if (!all && now - this.firstOfferAt < this.deps.gatherMs) return;
       const result = await this.deps.lineage.restore(best);
       this.firstOfferAt = undefined;
       if (!result.ok) return; // another controller restored first, or someone wrote: the next tick sees it
