@@ -56,7 +56,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const lineage = new StoreLineage(conns.command, keys);
   const disk = config.stateDir ? new DiskTable(config.stateDir, log) : undefined;
   const sync = new SyncEngine({
-    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 1000, checkMs: 500,
+    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 500, checkMs: 500,
     onApplied: (revision, appliedAt, epoch, state) => {
       proof?.applied(revision, appliedAt, epoch);
       if (epoch !== null) disk?.save({ epoch, revision, state });

@@ -43,7 +43,7 @@ const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id,
 const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: config.tokens, log });
 
 // The store's lineage: noted for the writer, and restored from the fleet's offers when lost.
-const guard = new StoreGuard({ redis, keys, reader, writer, lineage: new StoreLineage(redis, keys), log, intervalMs: 500, gatherMs: config.storeGatherMs });
+const guard = new StoreGuard({ redis, keys, reader, writer, lineage: new StoreLineage(redis, keys), log, intervalMs: 250, gatherMs: config.storeGatherMs });
 guard.start();
 
 const server = app.listen(config.port, config.host);

@@ -59,10 +59,10 @@ export async function lost(f: Fleet, green: string[], blue: string[]): Promise<n
 }
 
 /** Prints the mode's figures (`# fault mode N: F=.. L=.. D=..ms C=..ms`) and asserts issue 12's bounds. */
-export function check(mode: string, fig: Figures, failures: string[]): void {
+export function check(mode: string, fig: Figures, failures: string[], maxC = 2000): void {
   console.log(report(mode, fig));
   assert.equal(fig.F, 0, `F: failed requests while a table is served: ${failures.slice(0, 5).join("; ")}`);
   assert.equal(fig.L, 0, "L: lost or diverged updates");
   assert.ok(fig.D <= 3000, `D: detection ${fig.D} ms`);
-  assert.ok(fig.C <= 2000, `C: convergence ${fig.C} ms`);
+  assert.ok(fig.C <= maxC, `C: convergence ${fig.C} ms`);
 }
