@@ -1,6 +1,6 @@
 import type { Redis, RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { dialRedis, reconnectDelay, type RedisTarget } from "@switchyard/shared";
+import { dialRedis, type RedisTarget } from "@switchyard/shared";
 
 /**
  * The controller's only Redis connection factory: one function per connection role. Where Redis
@@ -40,10 +40,7 @@ function watched(redis: Redis, role: string, log: Logger): Redis {
  * a command timeout (a SIGSTOPped server keeps the socket open and answers nothing) and one retry.
  */
 export function commandConnection(s: RedisSettings, log: Logger): Redis {
-  // Reconnects within 1 s (the shared backoff, capped lower): after Redis comes back empty the store
-  // guard reads the agents' offers on this connection, and the restore waits for it.
-  const retryStrategy = (attempt: number) => Math.min(1000, reconnectDelay(attempt));
-  return watched(dialRedis(s.target, { ...common("command"), enableOfflineQueue: false, commandTimeout: s.commandTimeoutMs, maxRetriesPerRequest: 1, retryStrategy }), "command", log);
+  return watched(dialRedis(s.target, { ...common("command"), enableOfflineQueue: false, commandTimeout: s.commandTimeoutMs, maxRetriesPerRequest: 1 }), "command", log);
 }
 
 /**
