@@ -4,7 +4,15 @@ import type { Rejection } from "./sync/sync.js";
 
 export interface AdminStatus {
   id: string;
+  /** The lineage of the table served; with `revision` it names the table. */
+  epoch: string | null;
   revision: number;
+  /** Where the table came from: the last good table on disk, or Redis. */
+  source: "disk" | "redis" | null;
+  /** sha256 of the served state's canonical JSON (compare with GET /v1/state); null before a table. */
+  digest: string | null;
+  /** The table last written to AGENT_STATE_DIR (absent without one; null before the first write). */
+  disk?: { epoch: string; revision: number } | null;
   appliedAt: string | null;
   redis: "connected" | "disconnected";
   lastError: string | null;
@@ -17,7 +25,7 @@ export interface AdminStatus {
   /** Per pool and target: healthy, unhealthy, ejected, draining or slow_start (a multi-process agent: its first worker's view). */
   health: PoolHealthReport[];
   /** Each worker's own view, when the agent runs several processes. */
-  workers?: { pid: number; revision: number; redis: string; lastError: string | null; ready: boolean }[];
+  workers?: { pid: number; epoch: string | null; revision: number; redis: string; lastError: string | null; ready: boolean }[];
 }
 
 export interface AdminDeps {
@@ -27,7 +35,11 @@ export interface AdminDeps {
 
 /** One proxy process's own view (edge.ts); a cluster worker reports it to its primary. */
 export interface EdgeStatus {
+  epoch: string | null;
   revision: number;
+  source: "disk" | "redis" | null;
+  digest: string | null;
+  disk?: { epoch: string; revision: number } | null;
   appliedAt: number | null;
   redis: "connected" | "disconnected";
   lastError: string | null;
@@ -44,9 +56,9 @@ export function edgeAdmin(id: string, edge: { status(): EdgeStatus }): AdminDeps
   return {
     ready: () => edge.status().ready,
     status: () => {
-      const { revision, appliedAt, redis, lastError, routes, pools, rejected, panic, health } = edge.status();
+      const { epoch, revision, source, digest, disk, appliedAt, redis, lastError, routes, pools, rejected, panic, health } = edge.status();
       const at = appliedAt === null ? null : new Date(appliedAt).toISOString();
-      return { id, revision, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}), panic, health };
+      return { id, epoch, revision, source, digest, ...(disk !== undefined ? { disk } : {}), appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}), panic, health };
     },
   };
 }

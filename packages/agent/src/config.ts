@@ -67,6 +67,12 @@ const Env = z
      * request, so a test or an operator can prove which revision served what.
      */
     AGENT_REVISION_HEADER: RevisionHeader.optional(),
+    /**
+     * Where the agent keeps its last good table (`table.json`), loaded at start before Redis
+     * answers. Unset by default: no disk copy, and an agent started while Redis is unreachable is
+     * not ready until Redis answers. Compose mounts a named volume per agent at /var/lib/switchyard.
+     */
+    AGENT_STATE_DIR: z.string().min(1).optional(),
     /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
     AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
     LOG_LEVEL: LogLevelEnv,
@@ -114,6 +120,7 @@ function shape(e: z.output<typeof Env>) {
     fastPath: e.AGENT_FAST_PATH === "on",
     underscoreHeaders: e.AGENT_UNDERSCORE_HEADERS,
     revisionHeader: e.AGENT_REVISION_HEADER,
+    stateDir: e.AGENT_STATE_DIR,
     workers: e.AGENT_WORKERS === "auto" ? availableParallelism() : e.AGENT_WORKERS,
     logLevel: e.LOG_LEVEL,
   };

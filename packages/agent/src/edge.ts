@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { BlockList } from "node:net";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Slicer, StoreReader, buildKeys } from "@switchyard/shared";
+import { Slicer, StoreLineage, StoreReader, buildKeys, digestOf, type State } from "@switchyard/shared";
 import type { EdgeStatus } from "./admin.js";
 import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
@@ -16,6 +16,7 @@ import { TrafficCounters } from "./signals/counters.js";
 import { ProbeResponder } from "./signals/probes.js";
 import { RedisLink } from "./sync/link.js";
 import { Proof, proofOptions } from "./sync/proof.js";
+import { DiskTable } from "./sync/disk.js";
 import { SyncEngine } from "./sync/sync.js";
 
 export interface EdgeOptions {
@@ -58,10 +59,20 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const link = new RedisLink({ command: conns.read, subscriber: conns.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
   const proof = opts.proof ? new Proof(conns.command, keys, proofOptions(config), log) : undefined;
   proof?.setHealthSource(() => health.report());
+  const lineage = new StoreLineage(conns.command, keys);
+  const disk = config.stateDir ? new DiskTable(config.stateDir, log) : undefined;
   const sync = new SyncEngine({
-    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 2000,
-    onApplied: (revision, appliedAt) => {
-      proof?.applied(revision, appliedAt);
+    link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 500, checkMs: 500,
+    onApplied: (revision, appliedAt, epoch, state) => {
+      proof?.applied(revision, appliedAt, epoch);
+      if (epoch !== null) disk?.save({ epoch, revision, state });
+      opts.onChange?.();
+    },
+    onStoreLost: (held) => {
+      lineage.offer({ agent: config.id, ...held, at: Date.now() }).then(
+        (recorded) => recorded && log.info({ epoch: held.epoch, revision: held.revision }, "offered our table for the store's restore"),
+        (err: Error) => log.warn({ err: err.message }, "table offer not sent"),
+      );
       opts.onChange?.();
     },
     onRejection: (rejected) => {
@@ -86,10 +97,25 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   });
   proxy.listen(config.port, config.host);
   await once(proxy, "listening");
+  // The last good table from disk serves at once, before Redis answers (and whether it ever does).
+  const fromDisk = await disk?.load();
+  if (fromDisk) {
+    await sync.seed(fromDisk);
+    log.info({ epoch: fromDisk.epoch, revision: fromDisk.revision, path: disk?.path }, "serving the table from disk until Redis confirms it");
+  }
   proof?.start();
   sync.start(); // before the link starts, so its first 'up' is heard
   await link.start();
   counters.start();
+
+  // The served state's digest, computed when asked and kept while the state is the same object.
+  let digested: { state: State; digest: string } | undefined;
+  const digest = (): string | null => {
+    const state = sync.heldState();
+    if (state === null) return null;
+    if (digested?.state !== state) digested = { state, digest: digestOf(state) };
+    return digested.digest;
+  };
 
   return {
     proxy,
@@ -97,9 +123,10 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
     health,
     status(): EdgeStatus {
       const table = holder.current;
-      const { revision, appliedAt, redis, lastError, rejected } = sync.status();
+      const { epoch, revision, source, appliedAt, redis, lastError, rejected } = sync.status();
       return {
-        revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0,
+        epoch, revision, source, digest: digest(), ...(disk ? { disk: disk.stored } : {}), appliedAt, redis, lastError, rejected,
+        ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0,
         panic: health.panics(), health: health.report(),
       };
     },
@@ -110,6 +137,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       });
       await counters.stop();
       sync.stop();
+      await disk?.flushed();
       probes?.close();
       checker.close();
       await proof?.stop();

@@ -33,6 +33,7 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
   const reports = new Map<number, WorkerReport>();
   let stopping = false;
   let proven = -1;
+  let provenEpoch: string | null = null;
   // The proof record lists each live worker's revision, and the newest revision any of them refused.
   const reported = () => {
     const all = [...reports.values()];
@@ -52,10 +53,14 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
       const all = reported();
       // Until every worker has a table, the agent as a whole has applied nothing new.
       if (all.length < config.workers || !all.every((r) => r.ready)) return;
+      // Workers on different lineages have not applied one table: nothing is proven until they agree.
+      const epoch = all[0]?.epoch ?? null;
+      if (!all.every((r) => r.epoch === epoch)) return;
       const min = Math.min(...all.map((r) => r.revision));
-      if (min !== proven) {
+      if (min !== proven || epoch !== provenEpoch) {
         proven = min;
-        proof.applied(min, Math.max(...all.map((r) => r.appliedAt ?? 0)));
+        provenEpoch = epoch;
+        proof.applied(min, Math.max(...all.map((r) => r.appliedAt ?? 0)), epoch);
       }
     });
     worker.on("exit", (code, signal) => {
@@ -80,9 +85,14 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
       const min = all.length ? Math.min(...all.map((r) => r.revision)) : 0;
       const appliedAt = proven >= 0 ? proof.record().appliedAt : null;
       const rejected = newestRejection(all);
+      const epoch = all[0]?.epoch ?? null;
+      const agree = all.every((r) => r.epoch === epoch && r.digest === all[0]?.digest);
       return {
         id: config.id,
+        epoch: agree ? epoch : null,
         revision: all.length === config.workers ? min : 0,
+        source: all.some((r) => r.source === "disk") ? "disk" : (all[0]?.source ?? null),
+        digest: agree && all.length === config.workers ? (all[0]?.digest ?? null) : null,
         appliedAt: appliedAt === null ? null : new Date(appliedAt).toISOString(),
         redis: all.length > 0 && all.every((r) => r.redis === "connected") ? "connected" : "disconnected",
         lastError: all.find((r) => r.lastError !== null)?.lastError ?? (all.length < config.workers ? `${config.workers - all.length} worker(s) not reporting` : null),
@@ -91,7 +101,7 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
         ...(rejected ? { rejected } : {}),
         panic: [...new Set(all.flatMap((r) => r.panic ?? []))],
         health: firstHealth() ?? [],
-        workers: all.map((r) => ({ pid: r.pid, revision: r.revision, redis: r.redis, lastError: r.lastError, ready: r.ready })),
+        workers: all.map((r) => ({ pid: r.pid, epoch: r.epoch, revision: r.revision, redis: r.redis, lastError: r.lastError, ready: r.ready })),
       };
     },
     /** SIGTERM every worker (each drains), wait for them, then deregister. */

@@ -36,7 +36,9 @@ const BASE: RedisOptions = {
   connectTimeout: 2000,
   // A dead peer's socket is noticed by TCP keepalive, not only by the next command.
   keepAlive: 1000,
-  retryStrategy: reconnectDelay,
+  // The shared backoff, capped at 1 s for agents: a Redis back after an outage (restarted empty,
+  // waiting for the fleet's offers) is found within ~1 s, and the jitter still spreads a fleet.
+  retryStrategy: (attempt: number) => Math.min(1000, reconnectDelay(attempt)),
 };
 
 function open(target: RedisTarget, connectionName: string, options: RedisOptions, log: Logger): Redis {

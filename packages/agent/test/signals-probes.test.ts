@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, PROTOCOL_VERSION, ProbeReport, StoreWriter, buildKeys } from "@switchyard/shared";
+import { MIN_LOG_CAP, PROTOCOL_VERSION, ProbeReport, StoreLineage, StoreWriter, buildKeys } from "@switchyard/shared";
 import { freePort, randomPrefix, startRedis, waitFor, type RedisHandle , readyClient } from "@switchyard/testkit";
 import { closeServer, listen } from "./proxy-fixture.js";
 import { makeSync, type SyncFixture } from "./sync-fixture.js";
@@ -184,6 +184,9 @@ test("after a Redis restart both channels are subscribed again: probes are answe
   assert.equal(report.results[t.ok]?.ok, true);
   assert.equal(report.results[t.refused]?.ok, false);
 
+  // The restarted Redis is empty while the agent holds a table: start a fresh lineage explicitly
+  // (otherwise the agent's offer would hold writes back until a restore).
+  assert.equal((await new StoreLineage(redis, keys).init("t")).ok, true);
   const writer = new StoreWriter(redis, keys, MIN_LOG_CAP);
   await writer.write([{ op: "route.put", host: "after-restart.test", route: { upstream: t.ok } }], { actor: "t" });
   await waitFor(() => agent.installs.at(-1)?.state.routes["after-restart.test"] !== undefined, { timeoutMs: 5000, what: "change applied after restart" });

@@ -1,5 +1,5 @@
 import { pino, type Logger } from "pino";
-import { MIN_LOG_CAP, StoreReader, StoreWriter, buildKeys, type Keys, type Op, type State } from "@switchyard/shared";
+import { MIN_LOG_CAP, StoreLineage, StoreReader, StoreWriter, buildKeys, type Keys, type Op, type State } from "@switchyard/shared";
 import { randomPrefix, type RedisHandle } from "@switchyard/testkit";
 import type { Redis } from "ioredis";
 import { commandConnection, subscriberConnection } from "../src/redis.js";
@@ -54,17 +54,20 @@ export function makeSync(server: RedisHandle, writerRedis: Redis, o: SyncFixture
   const command = commandConnection({ url }, log);
   const channels: Record<string, string> = o.probes ? { probe: keys.probes } : {};
   const link = new RedisLink({ command, subscriber: subscriberConnection({ url }, log), channel: keys.changes, channels, pingIntervalMs: 500, pingTimeoutMs: 1000 }, log);
+  const lineage = new StoreLineage(command, keys);
   const proof = new Proof(command, keys, { id, version: "test", address: "127.0.0.1:0", intervalMs: 500, ttlMs: 2000 }, log);
   const sync = new SyncEngine({
     link,
     reader: new StoreReader(command, keys),
     log,
     retryMs: 500,
+    checkMs: 500,
     install: (revision, state) => {
       if (Object.keys(state.routes).some((h) => h.startsWith("reject."))) throw new Error("compile refused this state");
       installs.push({ revision, state, at: Date.now() });
     },
-    onApplied: (revision, appliedAt) => proof.applied(revision, appliedAt),
+    onApplied: (revision, appliedAt, epoch) => proof.applied(revision, appliedAt, epoch),
+    onStoreLost: (held) => void lineage.offer({ agent: id, ...held, at: Date.now() }).catch(() => undefined),
     onRejection: (rejected) => proof.setRejected(rejected),
   });
   const probes = o.probes ? new ProbeResponder({ redis: command, keys, agentId: id, log }) : undefined;

@@ -46,7 +46,7 @@ describe("push sync", () => {
       // Routes are a null-prototype object (shared dict.ts); compare the entries.
       assert.deepEqual({ ...f.current()?.state.routes }, { "a.com": { upstream: "blue" } });
       await waitFor(() => acks.length > 0, { what: "ack" });
-      assert.deepEqual({ ...(acks[0] as object), appliedAt: 0 }, { v: PROTOCOL_VERSION, agent: "agent-a", revision: 1, appliedAt: 0 });
+      assert.deepEqual({ ...(acks[0] as object), appliedAt: 0 }, { v: PROTOCOL_VERSION, agent: "agent-a", epoch: f.writer.epoch, revision: 1, appliedAt: 0 });
       const record = JSON.parse((await redis.get(f.keys.agent("agent-a"))) ?? "{}");
       assert.equal(record.revision, 1);
       assert.equal(record.id, "agent-a");
@@ -63,7 +63,7 @@ describe("push sync", () => {
     await f.writer.write([putRoute("a.com", "127.0.0.1:2")], { actor: "t" });
     await at(f, 2);
     const before = f.installs.length;
-    const forged = (rev: number) => JSON.stringify({ v: 1, rev, at: Date.now(), actor: "x", ops: [{ op: "route.put", host: "a.com", route: { upstream: "127.0.0.1:9" } }] });
+    const forged = (rev: number) => JSON.stringify({ v: 2, epoch: f.writer.epoch, rev, at: Date.now(), actor: "x", ops: [{ op: "route.put", host: "a.com", route: { upstream: "127.0.0.1:9" } }] });
     await redis.publish(f.keys.changes, forged(2));
     await redis.publish(f.keys.changes, forged(1));
     await f.writer.write([putRoute("b.com", "blue")], { actor: "t" });
@@ -128,7 +128,7 @@ describe("push sync", () => {
     const f = await started();
     await f.writer.write([putPool("blue")], { actor: "t" });
     await at(f, 1);
-    const forged = { v: 1, rev: 2, at: Date.now(), actor: "x", ops: [{ op: "route.put", host: "a.com", route: { upstream: "ghost" } }] };
+    const forged = { v: 2, epoch: f.writer.epoch, rev: 2, at: Date.now(), actor: "x", ops: [{ op: "route.put", host: "a.com", route: { upstream: "ghost" } }] };
     await redis.publish(f.keys.changes, JSON.stringify(forged));
     await waitFor(() => f.sync.status().rejected?.revision === 2, { what: "nack of revision 2" });
     assert.match(f.sync.status().rejected?.reason ?? "", /^revision 2 rejected: .*unknown pool 'ghost'/);
@@ -147,6 +147,7 @@ describe("gap repair (engine driven directly)", () => {
     const e = new SyncEngine({
       link,
       retryMs: 500,
+      checkMs: 60_000,
       reader: new StoreReader(redis, keys),
       log: pino({ level: "silent" }),
       install: (revision, state) => void installs.push({ revision, routes: Object.keys(state.routes).length }),
@@ -154,7 +155,7 @@ describe("gap repair (engine driven directly)", () => {
     });
     return { e, installs };
   }
-  const msg = (rev: number) => JSON.stringify({ v: 1, rev, at: 1, actor: "t", ops: [{ op: "pool.put", name: "x", pool: { targets: [{ address: "127.0.0.1:1", weight: 1 }] } }] });
+  const msg = (f: SyncFixture, rev: number) => JSON.stringify({ v: 2, epoch: f.writer.epoch, rev, at: 1, actor: "t", ops: [{ op: "pool.put", name: "x", pool: { targets: [{ address: "127.0.0.1:1", weight: 1 }] } }] });
 
   test("repairs a gap from the change log with one install covering every missed revision", async () => {
     const f = makeSync(server, redis);
@@ -163,7 +164,7 @@ describe("gap repair (engine driven directly)", () => {
     e.resync();
     await e.idle();
     for (let i = 0; i < 4; i++) await f.writer.write([putRoute(`h${i}.com`, "blue")], { actor: "t" });
-    e.onRaw(msg(5));
+    e.onRaw(msg(f, 5));
     await e.idle();
     assert.deepEqual(installs.map((i) => i.revision), [1, 5], "revisions 2-5 come from the log, compiled once");
     assert.equal(installs.at(-1)?.routes, 4);
@@ -177,7 +178,7 @@ describe("gap repair (engine driven directly)", () => {
     await e.idle();
     const last = MIN_LOG_CAP + 20;
     for (let i = 2; i <= last; i++) await f.writer.write([putRoute(`h${i % 7}.com`, "blue")], { actor: "t" });
-    e.onRaw(msg(last));
+    e.onRaw(msg(f, last));
     await e.idle();
     assert.deepEqual(installs.map((i) => i.revision), [1, last], "one snapshot, not a replay");
     assert.equal(installs.at(-1)?.routes, 7);
@@ -188,7 +189,7 @@ describe("gap repair (engine driven directly)", () => {
     const { e, installs } = engine(f);
     await f.writer.write([putPool("blue")], { actor: "t" });
     const route = (rev: number, host: string) =>
-      JSON.stringify({ v: 1, rev, at: 1, actor: "t", ops: [{ op: "route.put", host, route: { upstream: "blue" } }] });
+      JSON.stringify({ v: 2, epoch: f.writer.epoch, rev, at: 1, actor: "t", ops: [{ op: "route.put", host, route: { upstream: "blue" } }] });
     // Revisions 3 and 2 arrive, out of order, before the snapshot (at 1) is loaded.
     e.onRaw(route(3, "b.com"));
     e.onRaw(route(2, "a.com"));

@@ -37,6 +37,7 @@ async function oneSize(redisUrl: string, hosts: number, pools: number, rounds: n
       // Never started, so no link is listened to: resync() is driven by hand below.
       link: { connected: true, problem: null, on: () => undefined, off: () => undefined },
       retryMs: 2000,
+      checkMs: 60_000,
       reader: new StoreReader(redis, keys),
       log: quiet,
       // As the agent installs: the table is compiled in slices, then swapped.

@@ -16,10 +16,10 @@ export function pushAgent(url: string, keys: Keys, opts: { id?: string; onApplie
   const link = new RedisLink({ command: read, subscriber: subscriberConnection({ url: opts.readUrl ?? url }, quiet), channel: keys.changes, pingIntervalMs: 1000, pingTimeoutMs: 1000 }, quiet);
   const proof = opts.id === undefined ? undefined : new Proof(command, keys, { id: opts.id, version: "bench", address: "127.0.0.1:0", intervalMs: 1000, ttlMs: 5000 }, quiet);
   const sync = new SyncEngine({
-    link, reader: new StoreReader(read, keys), log: quiet, retryMs: 2000,
+    link, reader: new StoreReader(read, keys), log: quiet, retryMs: 2000, checkMs: 1000,
     install: async (revision: number, state: State) => void (await compileTableCooperative(state, revision, new Slicer(2))),
-    onApplied: (revision, appliedAt) => {
-      proof?.applied(revision, appliedAt);
+    onApplied: (revision, appliedAt, epoch) => {
+      proof?.applied(revision, appliedAt, epoch);
       opts.onApplied?.();
     },
     onRejection: (rejected) => proof?.setRejected(rejected),

@@ -58,7 +58,7 @@ export async function resyncUnderLoad(redisUrl: string, targets: ResyncTarget[],
         // The log is emptied and the revision moves to rev+1 (same routes); the hint says rev+2. The
         // agent sees a gap the log cannot fill and loads a full snapshot: the reload under test.
         await redis.multi().xtrim(keys.log, "MAXLEN", 0).incr(keys.rev).exec();
-        await redis.publish(keys.changes, JSON.stringify({ v: 1, rev: rev + 2, at: Date.now(), actor: "bench", ops: [{ op: "default.put", upstream: null }] }));
+        await redis.publish(keys.changes, JSON.stringify({ v: 2, epoch: await redis.get(keys.epoch), rev: rev + 2, at: Date.now(), actor: "bench", ops: [{ op: "default.put", upstream: null }] }));
         await ack;
         const took = performance.now() - t0;
         await sleep(20);

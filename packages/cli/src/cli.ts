@@ -6,6 +6,7 @@ import { registerCompletion } from "./commands/completion.js";
 import { registerConfig } from "./commands/config.js";
 import { registerCutover } from "./commands/cutover.js";
 import { registerFleet } from "./commands/fleet.js";
+import { registerStore } from "./commands/store.js";
 import type { Act, Ctx } from "./context.js";
 import { describeError, EXIT } from "./errors.js";
 import type { WatchOptions } from "./watch.js";
@@ -74,6 +75,7 @@ function buildProgram(io: Io, json: boolean, setCode: (code: number) => void): C
 
   // One file per area.
   registerFleet(program, act);
+  registerStore(program, act);
   registerConfig(program, act);
   registerAudit(program, act);
   registerCutover(program, act);

@@ -39,7 +39,7 @@ export function renderAgents(agents: Agent[], now = Date.now()): string {
   if (agents.length === 0) return "no live agents\n";
   return table(
     ["ID", "REVISION", "LAG", "LAST SEEN", "VERSION", "ADDRESS"],
-    agents.map((a) => [a.id, String(a.revision), String(a.lag), ago(a.lastSeen, now), a.version ?? "", a.address ?? ""]),
+    agents.map((a) => [a.id, String(a.revision), String(a.lag), ago(a.lastSeen, now), a.version ?? "", a.address ?? ""].map((c, i) => (i === 2 && a.lag === null ? "other epoch" : c))),
   );
 }
 
@@ -55,7 +55,7 @@ export function renderStatus(state: FleetState, agents: Agent[], now = Date.now(
   out += routes.length ? table(["HOST", "UPSTREAM"], routes.map(([host, r]) => [host, describeRoute(r)]), "  ") : "  none\n";
   out += `\nagents (${agents.length})\n`;
   out += agents.length
-    ? table(["ID", "REVISION", "LAG", "LAST SEEN"], agents.map((a) => [a.id, String(a.revision), String(a.lag), ago(a.lastSeen, now)]), "  ")
+    ? table(["ID", "REVISION", "LAG", "LAST SEEN"], agents.map((a) => [a.id, String(a.revision), a.lag === null ? "other epoch" : String(a.lag), ago(a.lastSeen, now)]), "  ")
     : "  none live\n";
   return out;
 }

@@ -33,7 +33,8 @@ export interface FleetState {
 export interface Agent {
   id: string;
   revision: number;
-  lag: number;
+  /** null: the agent is on another lineage (epoch) than the store. */
+  lag: number | null;
   appliedAt: string | null;
   lastSeen: string | null;
   startedAt?: string | null;

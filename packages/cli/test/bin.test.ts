@@ -11,7 +11,7 @@ const bin = ["--import", "tsx", "--conditions", "switchyard-source", "packages/c
 const node = (...args: string[]) =>
   spawnSync(process.execPath, [...bin, ...args], { cwd: root, encoding: "utf8", timeout: 30_000, env: { ...process.env, SWITCHYARD_TOKEN: "" } });
 
-const COMMANDS = ["status", "agents", "switch", "apply", "export", "pools", "pool", "routes", "route", "default", "audit", "history", "rollback", "cutover", "cutovers", "cutover-status", "abort", "promote", "completion"];
+const COMMANDS = ["status", "agents", "switch", "apply", "export", "pools", "pool", "routes", "route", "default", "audit", "history", "rollback", "cutover", "cutovers", "cutover-status", "abort", "promote", "store", "completion"];
 
 test("the bin entry starts: --help lists every command and exits 0, a usage error exits 2", () => {
   const help = node("--help");

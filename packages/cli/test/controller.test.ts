@@ -30,9 +30,9 @@ async function seed() {
 
 /** A stand-in agent: heartbeat record plus an ack for every change it hears, as a real agent does. */
 async function fakeAgent(id: string): Promise<Redis> {
-  const beat = async (revision: number) => {
+  const beat = async (revision: number, epoch: string | null = null) => {
     const now = Date.now();
-    const rec = { id, revision, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now };
+    const rec = { id, epoch, revision, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now };
     await real.fx.redis.multi().set(real.fx.keys.agent(id), JSON.stringify(rec), "PX", 5000).zadd(real.fx.keys.agents, now + 5000, id).exec();
   };
   await beat(0);
@@ -40,8 +40,8 @@ async function fakeAgent(id: string): Promise<Redis> {
   real.cleanup(() => sub.disconnect());
   await readyRedis(sub);
   sub.on("message", (_ch: string, raw: string) => {
-    const { rev } = JSON.parse(raw) as { rev: number };
-    void beat(rev).then(() => real.fx.redis.publish(real.fx.keys.acks, JSON.stringify({ v: 1, agent: id, revision: rev, appliedAt: Date.now() })));
+    const { rev, epoch } = JSON.parse(raw) as { rev: number; epoch: string };
+    void beat(rev, epoch).then(() => real.fx.redis.publish(real.fx.keys.acks, JSON.stringify({ v: 2, agent: id, epoch, revision: rev, appliedAt: Date.now() })));
   });
   await sub.subscribe(real.fx.keys.changes);
   return sub;
@@ -50,7 +50,7 @@ async function fakeAgent(id: string): Promise<Redis> {
 /** Registered but deaf: it never applies anything, so a wait must report it missing. */
 async function deadAgent(id: string) {
   const now = Date.now();
-  const rec = { id, revision: 0, appliedAt: now, startedAt: now, version: "test", address: "127.0.0.3:8080", seenAt: now };
+  const rec = { id, epoch: null, revision: 0, appliedAt: now, startedAt: now, version: "test", address: "127.0.0.3:8080", seenAt: now };
   await real.fx.redis.multi().set(real.fx.keys.agent(id), JSON.stringify(rec), "PX", 5000).zadd(real.fx.keys.agents, now + 5000, id).exec();
 }
 
@@ -182,6 +182,23 @@ describe("switch (real controller)", () => {
     r = await cli(["switch", "demo.local", "green"], env("not-a-known-token-0123456789"));
     assert.deepEqual(r, { code: 1, stdout: "", stderr: "error: unknown token\n" });
     assert.equal((await real.fx.reader.snapshot()).revision, 5);
+  });
+
+  test("store init needs --confirm (exit 2), refuses an initialised store (exit 1), and starts fresh on a lost one", async () => {
+    await seed();
+    let r = await cli(["store", "init"], env());
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: store init starts a fresh, empty store .* --confirm\n$/);
+    r = await cli(["store", "init", "--confirm"], env());
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: the store is initialised \(epoch [0-9a-f-]+\); nothing was changed\n$/);
+    assert.equal((await real.fx.reader.snapshot()).revision, 5);
+    const k = real.fx.keys;
+    await real.fx.redis.del(k.epoch, k.rev, k.default, k.pools, k.routes, k.refcount, k.routeRefs, k.log);
+    r = await cli(["store", "init", "--confirm"], env());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^store initialised: epoch [0-9a-f]{12}-[0-9a-f]{8}, revision 0\n$/);
+    assert.equal((await real.fx.reader.head()).epoch, r.stdout.split(" ")[3]?.replace(",", ""));
   });
 
   test("usage errors exit 2 before any request", async () => {

@@ -22,6 +22,7 @@ import { openapiApi } from "./http/openapi.js";
 import { readApi } from "./http/read-api.js";
 import { seedApi, seedMethodGuard } from "./http/seed-api.js";
 import { stateApi } from "./http/state-api.js";
+import { storeApi } from "./http/store-api.js";
 import type { ControllerMetrics } from "./metrics.js";
 
 export interface AppDeps {
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(agentsApi(deps));
   app.use(cutoversApi(deps));
   app.use(seedApi(deps));
+  app.use(storeApi(deps));
   app.use((req, _res, next) => next(new ApiError(404, "not_found", `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

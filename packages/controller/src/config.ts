@@ -54,6 +54,12 @@ const Env = z.object({
   CUTOVER_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(10_000),
   /** How often a cutover reads the edges' traffic counters and the operator's controls. */
   CUTOVER_SAMPLE_MS: z.coerce.number().int().min(100).max(10_000).default(1000),
+  /**
+   * Once the store is found uninitialised and an agent offers its table, wait this long (ms) for the
+   * rest of the fleet's offers before restoring the newest. Agents notice within ~1 s (their
+   * watchdog reads the store's epoch every second), so the default 1500 hears a healthy fleet.
+   */
+  STORE_GATHER_MS: z.coerce.number().int().min(0).max(60_000).default(1500),
   LOG_LEVEL: LogLevelEnv,
 });
 
@@ -68,6 +74,7 @@ export type ControllerConfig = {
   redisCommandTimeoutMs: number;
   cutoverLockMs: number;
   cutoverSampleMs: number;
+  storeGatherMs: number;
   logLevel: string;
 };
 
@@ -89,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     cutoverLockMs: e.CUTOVER_LOCK_MS,
     cutoverSampleMs: e.CUTOVER_SAMPLE_MS,
+    storeGatherMs: e.STORE_GATHER_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { hostname } from "node:os";
-import { StoreHistory, StoreReader, buildKeys, describeTarget } from "@switchyard/shared";
+import { StoreHistory, StoreLineage, StoreReader, buildKeys, describeTarget } from "@switchyard/shared";
+import { StoreGuard } from "./fleet/store-guard.js";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createCutoverQueue, createCutoverWorker } from "./cutover/queue.js";
@@ -43,6 +44,10 @@ const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id,
 const events = new EventHub(eventsSub, redis, keys, repo, log);
 const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, tokens: config.tokens, log });
 
+// The store's lineage: noted for the writer, and restored from the fleet's offers when lost.
+const guard = new StoreGuard({ redis, keys, reader, writer, lineage: new StoreLineage(redis, keys), log, intervalMs: 250, gatherMs: config.storeGatherMs });
+guard.start();
+
 const server = app.listen(config.port, config.host);
 await once(server, "listening");
 log.info({ address: server.address(), redis: describeTarget(config.redis), prefix: keys.prefix, workerId, tokens: config.tokens.map((t) => `${t.name}:${t.scope}`) }, "controller listening");
@@ -57,6 +62,7 @@ function shutdown(signal: string): void {
     await worker.close();
     await queue.close().catch(() => undefined);
     acks.close();
+    guard.stop();
     for (const c of connections) c.disconnect();
     process.exit(0);
   };

@@ -101,7 +101,7 @@ describe("names of Object.prototype members are ordinary names", () => {
     assert.equal(await run, "aborted");
     assert.equal(Object.hasOwn((await fx.reader.snapshot()).state.routes, "constructor"), false, "the route it did not have is gone again");
     // The restore is a valid change an agent can apply: a delete, not a put of something else.
-    const log = await fx.reader.changesSince(0);
+    const log = await fx.reader.changesSince(0, fx.writer.epoch);
     assert.equal(log.kind, "changes");
     assert.deepEqual(log.kind === "changes" ? log.changes.at(-1)?.ops : [], [{ op: "route.del", host: "constructor" }]);
   });

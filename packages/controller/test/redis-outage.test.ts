@@ -50,6 +50,10 @@ test("a dead Redis gives 503 at once and the controller reconnects when it retur
   await request(fx.app).get("/readyz").expect(503);
   await server.start();
   await waitFor(async () => (await request(fx.app).get("/readyz")).status === 200, { timeoutMs: 10_000, what: "reconnect" });
-  // The new server is empty: revision 0, and writes work again.
+  // The new server is empty and this controller knew a lineage: writes wait for a restore from the
+  // fleet (there is none here) or an explicit fresh start; then revision 1 of a new lineage.
+  const refused = await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(503);
+  assert.equal(refused.body.error, "store_uninitialized");
+  await request(fx.app).post("/v1/store/init?confirm=true").set(auth()).expect(200);
   await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200, { revision: 1 });
 });

@@ -10,6 +10,8 @@ export interface FleetAgent {
   port: number;
   adminPort: number;
   proc: Proc;
+  /** The environment it was started with, to start it again the same way (fault tests). */
+  env: Record<string, string>;
 }
 
 export interface Fleet {
@@ -66,7 +68,8 @@ export async function startFleet(
   redis: RedisHandle,
   prefix: string,
   agentHosts: string[],
-  agentEnv: Record<string, string> = {},
+  /** Extra agent environment; a function gives each agent its own (say, its AGENT_STATE_DIR). */
+  agentEnv: Record<string, string> | ((index: number) => Record<string, string>) = {},
   controllerEnv: Record<string, string> = {},
 ): Promise<Fleet> {
   const procs: Proc[] = [];
@@ -85,17 +88,18 @@ export async function startFleet(
     const port = await freePort(host);
     const adminPort = await freePort();
     const id = `edge-${i + 1}`;
-    const proc = spawnNode(id, ["packages/agent/dist/main.js"], {
+    const env = {
       ...common,
       AGENT_ID: id,
       AGENT_HOST: host,
       AGENT_PORT: String(port),
       AGENT_ADMIN_PORT: String(adminPort),
       AGENT_REVISION_HEADER: REVISION_HEADER,
-      ...agentEnv,
-    });
+      ...(typeof agentEnv === "function" ? agentEnv(i) : agentEnv),
+    };
+    const proc = spawnNode(id, ["packages/agent/dist/main.js"], env);
     procs.push(proc);
-    agents.push({ id, host, port, adminPort, proc });
+    agents.push({ id, host, port, adminPort, proc, env });
   }
   const apps = { blue: await startApp("blue", procs), green: await startApp("green", procs) };
 
@@ -118,7 +122,7 @@ export async function startFleet(
   for (const a of agents) {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${a.adminPort}/readyz`)).ok, { what: `${a.id} ready`, timeoutMs: 15_000 });
   }
-  await waitFor(async () => (await api("GET", "/v1/agents")).body?.length === agents.length, { what: "all agents registered", timeoutMs: 10_000 });
+  await waitFor(async () => (await api("GET", "/v1/agents")).body?.length === agents.length, { what: "all agents registered", timeoutMs: 20_000 });
   return {
     controllerUrl,
     controller,

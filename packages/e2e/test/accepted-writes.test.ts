@@ -72,7 +72,7 @@ test("every write the API accepts is applied by an agent, which ends with the ta
   const link = new RedisLink({ command: agentCommand(target, engineLog), subscriber: subscriberConnection(target, engineLog), channel: keys.changes, pingIntervalMs: 1000, pingTimeoutMs: 1000 }, engineLog);
   let installed: { revision: number; state: State } = { revision: 0, state: EMPTY_STATE };
   const engine = new SyncEngine({
-    link, reader: new StoreReader(link.cmd, keys), log: engineLog, retryMs: 1000,
+    link, reader: new StoreReader(link.cmd, keys), log: engineLog, retryMs: 1000, checkMs: 1000,
     install: (revision, state) => void (installed = { revision, state }), onApplied: () => undefined,
   });
   engine.start();

@@ -73,7 +73,7 @@ test("a revision the workers refuse is the agent's nack in /status and its recor
   try {
     const next = ((await fleet.api("GET", "/v1/state")).body as { revision: number }).revision + 1;
     // A change that cannot apply to the store's state (its route names no pool): every worker refuses it.
-    const forged = { v: PROTOCOL_VERSION, rev: next, at: Date.now(), actor: "forger", ops: [{ op: "route.put", host: "x.test", route: { upstream: "ghost" } }] };
+    const forged = { v: PROTOCOL_VERSION, epoch: await client.get(keys.epoch), rev: next, at: Date.now(), actor: "forger", ops: [{ op: "route.put", host: "x.test", route: { upstream: "ghost" } }] };
     await client.publish(keys.changes, JSON.stringify(forged));
     await waitFor(async () => (await record()).rejected?.revision === next, { timeoutMs: 10_000, what: "nack in the agent record" });
     assert.match((await record()).rejected?.reason ?? "", /unknown pool 'ghost'/);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { copyDict } from "./model/dict.js";
 import { routePools, upstreamPools } from "./model/refs.js";
 import type { State } from "./model/schema.js";
@@ -27,6 +28,9 @@ const sortKeys = (_key: string, v: unknown) => {
 export function canonicalJson(v: unknown): string {
   return JSON.stringify(v ?? null, sortKeys);
 }
+
+/** sha256 of a value's canonical JSON: agents report their table's digest, tests compare it with GET /v1/state's. */
+export const digestOf = (v: unknown): string => createHash("sha256").update(canonicalJson(v)).digest("hex");
 
 export const sameValue = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 

@@ -11,6 +11,7 @@ export * from "./store/redis-errors.js";
 export * from "./store/write.js";
 export * from "./store/proof.js";
 export * from "./store/read.js";
+export * from "./store/lineage.js";
 export * from "./apply.js";
 export * from "./slicer.js";
 export * from "./env.js";

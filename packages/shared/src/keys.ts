@@ -29,6 +29,14 @@ export interface Keys {
   readonly prefix: string;
   /** String: the single revision counter; absent means revision 0 (empty or restarted Redis). */
   readonly rev: string;
+  /**
+   * String: the store's lineage id (epoch), set when the store is initialised (first write on a
+   * fresh install, `POST /v1/store/init`, or a restore from the fleet). Absent means uninitialised:
+   * Redis restarted empty or was flushed. (epoch, revision) names a state; a revision alone does not.
+   */
+  readonly epoch: string;
+  /** Hash with a TTL: agent id -> JSON StoreOffer, the tables agents hold while the store is uninitialised. */
+  readonly offers: string;
   /** String: JSON upstream used when no route matches; absent means none. */
   readonly default: string;
   /** Hash: pool name -> JSON pool. */
@@ -82,6 +90,8 @@ export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
   return {
     prefix: p,
     rev: `${p}:rev`,
+    epoch: `${p}:epoch`,
+    offers: `${p}:offers`,
     default: `${p}:default`,
     pools: `${p}:pools`,
     routes: `${p}:routes`,

@@ -1,19 +1,34 @@
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { dictOf } from "./model/dict.js";
 import { Host, Pool, PoolName, Route, Upstream } from "./model/schema.js";
 
 /**
- * Sync protocol, version 1. One message per committed revision is PUBLISHed on `keys.changes`
- * and the same ops are kept in the change log stream under id `<rev>-0`.
+ * Sync protocol, version 2. One message per committed revision is PUBLISHed on `keys.changes`
+ * and the same ops are kept in the change log stream under id `<rev>-0` (with an `epoch` field).
  *
- *   { "v": 1, "rev": 42, "at": 1732460000000, "actor": "ops", "ops": [ Op, ... ] }
+ *   { "v": 2, "epoch": "0193a1b2c3d4-9f8e7d6c", "rev": 42, "at": 1732460000000, "actor": "ops", "ops": [ Op, ... ] }
+ *
+ * Version 2 added the epoch: the store's lineage id (keys.epoch). A revision number names a state
+ * only within one lineage; Redis restarted empty or flushed starts counting again, so a reader
+ * that sees another epoch loads a full snapshot and never applies the new lineage's changes on
+ * top of the old lineage's table.
  *
  * Messages are hints: the revisioned state in Redis is the truth. A reader that has applied
  * revision A classifies an incoming revision R as next (R = A + 1), stale (R <= A: duplicate
  * or old, ignore) or gap (R > A + 1: repair from the log, or from a snapshot when the log no
  * longer reaches back).
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/** A lineage id: 12 hex digits of creation time (ms, so ids sort by age) and 8 random hex digits. */
+export const Epoch = z.string().regex(/^[0-9a-f]{12}-[0-9a-f]{8}$/, { message: "epoch must be <12 hex>-<8 hex>" });
+export type Epoch = z.infer<typeof Epoch>;
+
+/** A new lineage id; later ids sort after earlier ones (offers from the newest lineage win a restore). */
+export function newEpoch(now = Date.now()): string {
+  return `${now.toString(16).padStart(12, "0").slice(-12)}-${randomBytes(4).toString("hex")}`;
+}
 
 export const Op = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("pool.put"), name: PoolName, pool: Pool }),
@@ -26,6 +41,7 @@ export type Op = z.infer<typeof Op>;
 
 export const ChangeMessage = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
+  epoch: Epoch,
   rev: z.int().positive(),
   at: z.int().nonnegative(),
   actor: z.string().max(128),
@@ -49,6 +65,8 @@ export const AgentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, {
 export const AckMessage = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
   agent: AgentId,
+  /** The lineage the revision belongs to: an ack from another lineage never counts as applied. */
+  epoch: Epoch.nullable(),
   revision: z.int().nonnegative(),
   appliedAt: z.int().nonnegative(),
 });
@@ -74,6 +92,8 @@ export type PoolHealthReport = z.infer<typeof PoolHealthReport>;
 /** Stored at `keys.agent(id)` with a TTL and refreshed every <= 2 s: proof of life and of what is applied. */
 export const AgentRecord = z.object({
   id: AgentId,
+  /** The lineage of the applied table (null: none yet, or only an uninitialised store's empty table). */
+  epoch: Epoch.nullable(),
   revision: z.int().nonnegative(),
   appliedAt: z.int().nonnegative().nullable(),
   startedAt: z.int().nonnegative(),
@@ -129,3 +149,17 @@ export const ProbeReport = z.object({
   results: dictOf(z.string(), ProbeResult),
 });
 export type ProbeReport = z.infer<typeof ProbeReport>;
+
+/**
+ * What an agent offers while the store is uninitialised (keys.offers, field = agent id): the table
+ * it serves, so the controller can write the newest copy back (shared store/lineage.ts).
+ */
+export const StoreOffer = z.object({
+  agent: AgentId,
+  epoch: Epoch,
+  revision: z.int().nonnegative(),
+  at: z.int().nonnegative(),
+  /** The whole state (validated again with the State schema before it is restored). */
+  state: z.unknown(),
+});
+export type StoreOffer = z.infer<typeof StoreOffer>;

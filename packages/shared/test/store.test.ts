@@ -63,12 +63,12 @@ describe("store", () => {
       assert.deepEqual(got.map((m) => m.rev), Array.from({ length: 22 }, (_, i) => i + 1));
       assert.equal(await reader.revision(), 22);
 
-      const replay = await reader.changesSince(0);
+      const replay = await reader.changesSince(0, writer.epoch);
       assert.equal(replay.kind, "changes");
       assert.deepEqual(replay.kind === "changes" ? replay.changes : [], got, "the change log replays the published sequence");
-      const tail = await reader.changesSince(20);
+      const tail = await reader.changesSince(20, writer.epoch);
       assert.deepEqual(tail.kind === "changes" ? tail.changes.map((c) => c.rev) : [], [21, 22]);
-      assert.deepEqual(await reader.changesSince(22), { kind: "current", revision: 22 });
+      assert.deepEqual(await reader.changesSince(22, writer.epoch), { kind: "current", revision: 22 });
     } finally {
       sub.disconnect();
     }
@@ -127,18 +127,34 @@ describe("store", () => {
     const total = MIN_LOG_CAP + 25;
     for (let i = 1; i < total; i++) await writer.write([putPool("blue", (i % 60000) + 1)], { actor: "t" });
     assert.equal(await redis.xlen(keys.log), MIN_LOG_CAP);
-    const behind = await reader.changesSince(3);
+    const behind = await reader.changesSince(3, writer.epoch);
     assert.equal(behind.kind, "snapshot_required");
     assert.match(behind.kind === "snapshot_required" ? behind.reason : "", /starts at 26, needed 4/);
-    const recent = await reader.changesSince(total - MIN_LOG_CAP);
+    const recent = await reader.changesSince(total - MIN_LOG_CAP, writer.epoch);
     assert.equal(recent.kind, "changes");
     assert.equal(recent.kind === "changes" ? recent.changes.length : 0, MIN_LOG_CAP);
   });
 
-  test("a reader ahead of Redis (restarted empty) is told to load a snapshot", async () => {
-    const { reader } = fresh();
-    const r = await reader.changesSince(7);
-    assert.equal(r.kind, "snapshot_required");
+  test("a reader on a lineage Redis no longer has (restarted empty) is told so, and never handed entries of another lineage", async () => {
+    const { writer, reader } = fresh();
+    assert.deepEqual(await reader.changesSince(7, "0193a1b2c3d4-9f8e7d6c"), { kind: "other_epoch", epoch: null, revision: 0 });
+    await writer.write([putPool("blue")], { actor: "t" });
+    await writer.write([putPool("green", 2)], { actor: "t" });
+    // Same revision numbers, another lineage: nothing from this log applies to the reader's table.
+    assert.deepEqual(await reader.changesSince(1, "0193a1b2c3d4-9f8e7d6c"), { kind: "other_epoch", epoch: writer.epoch, revision: 2 });
+    const ours = await reader.changesSince(1, writer.epoch);
+    assert.deepEqual(ours.kind === "changes" ? ours.changes.map((c) => [c.epoch, c.rev]) : [], [[writer.epoch, 2]]);
+  });
+
+  test("a fresh install initialises its lineage on the first write; a writer that knew a lineage is refused on a store that lost it", async () => {
+    const { keys, writer, reader } = fresh();
+    assert.equal((await reader.head()).epoch, null);
+    const { epoch } = await writer.write([putPool("blue")], { actor: "t" });
+    assert.deepEqual(await reader.head(), { epoch, revision: 1 });
+    await redis.del(keys.epoch, keys.rev, keys.pools, keys.log);
+    const err = await writer.write([putPool("blue")], { actor: "t" }).catch((e) => e);
+    assert.deepEqual(err.refusal, { code: "uninitialized", knownEpoch: epoch });
+    assert.equal(await redis.exists(keys.epoch, keys.rev, keys.pools), 0, "nothing written");
   });
 
   test("records one audit entry per op with before and after values", async () => {
@@ -166,7 +182,7 @@ describe("store", () => {
 });
 
 const record = (id: string, revision: number, seenAt: number) => ({
-  id, revision, appliedAt: seenAt, startedAt: seenAt - 1000, version: "test", address: "127.0.0.1:1", seenAt,
+  id, epoch: "0193a1b2c3d4-9f8e7d6c", revision, appliedAt: seenAt, startedAt: seenAt - 1000, version: "test", address: "127.0.0.1:1", seenAt,
 });
 
 describe("proof.lua", () => {
@@ -178,7 +194,7 @@ describe("proof.lua", () => {
     await sub.subscribe(keys.acks);
     try {
       const now = Date.now();
-      const ack = { v: PROTOCOL_VERSION, agent: "a1", revision: 7, appliedAt: now } as const;
+      const ack = { v: PROTOCOL_VERSION, agent: "a1", epoch: "0193a1b2c3d4-9f8e7d6c", revision: 7, appliedAt: now } as const;
       const receivers = await new ProofWriter(redis, keys).send({ record: record("a1", 7, now), ttlMs: 5000, ack });
       assert.equal(receivers, 1);
       await waitFor(() => got.length === 1, { timeoutMs: 2000, what: "the ack" });

@@ -31,6 +31,7 @@ export type WorkerRevision = { pid: number; revision: number };
 export class Proof {
   private readonly startedAt = Date.now();
   private revision = 0;
+  private epoch: string | null = null;
   private appliedAt: number | null = null;
   private beat: { stop(): void } | undefined;
   private stopped = false;
@@ -53,8 +54,9 @@ export class Proof {
     this.beat = everyFromRandomPhase(this.opts.intervalMs, () => void this.send(false));
   }
 
-  applied(revision: number, appliedAt: number): void {
+  applied(revision: number, appliedAt: number, epoch: string | null): void {
     this.revision = revision;
+    this.epoch = epoch;
     this.appliedAt = appliedAt;
     void this.send(true);
   }
@@ -81,7 +83,7 @@ export class Proof {
 
   record(): AgentRecord & { seenAt: number } {
     const { id, version, address } = this.opts;
-    const rec: AgentRecord & { seenAt: number } = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
+    const rec: AgentRecord & { seenAt: number } = { id, epoch: this.epoch, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
     if (this.workers) rec.workers = this.workers;
     if (this.rejected) rec.rejected = this.rejected;
     const health = this.health?.();
@@ -98,7 +100,7 @@ export class Proof {
         ttlMs: this.opts.ttlMs,
         // Pruning rides on heartbeats only: it keeps the ack path to the three writes it needs.
         ...(ack
-          ? { ack: { v: PROTOCOL_VERSION, agent: rec.id, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt } }
+          ? { ack: { v: PROTOCOL_VERSION, agent: rec.id, epoch: rec.epoch, revision: rec.revision, appliedAt: rec.appliedAt ?? rec.seenAt } }
           : { pruneBefore: rec.seenAt - 60_000 }),
       });
     } catch (err) {

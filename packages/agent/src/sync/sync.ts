@@ -1,53 +1,7 @@
-import type { Logger } from "pino";
-import {
-  ChangeMessage, EMPTY_STATE, applyOps, classify, isEmptyState, type Slicer, type State, type StoreReader,
-} from "@switchyard/shared";
+import { ChangeMessage, EMPTY_STATE, applyOps, classify, digestOf, type State } from "@switchyard/shared";
+import type { Held, Rejection, SyncDeps, SyncStatus } from "./sync-types.js";
 
-/** What sync needs of the link (sync/link.ts RedisLink): its change messages, its 'up' transitions, its health. */
-export interface SyncLink {
-  readonly connected: boolean;
-  /** Why Redis cannot be reached right now, or null. */
-  readonly problem: string | null;
-  on(event: "message", listener: (raw: string) => void): unknown;
-  on(event: "up", listener: () => void): unknown;
-  off(event: "message", listener: (raw: string) => void): unknown;
-  off(event: "up", listener: () => void): unknown;
-}
-
-export interface SyncDeps {
-  /** Change messages and reconnects come from here; subscribed to in start(). */
-  link: SyncLink;
-  /** Snapshot and change-log reads (through the link's command connection). */
-  reader: StoreReader;
-  log: Logger;
-  /** Builds and swaps the serving table (serve/holder.ts); throws if the state cannot be compiled (nothing is swapped then). */
-  install(revision: number, state: State): void | Promise<void>;
-  /** Called after every install, in revision order (proof of apply, a worker's report). */
-  onApplied(revision: number, appliedAt: number): void;
-  /** Called when the nack changes: a revision this agent refused, or null once it is cleared. */
-  onRejection?(rejection: Rejection | null): void;
-  /** The cooperative budget snapshot reads share with `install` (see CooperativeOptions.slicer). */
-  slicer?: Slicer;
-  /** While the last sync attempt failed and the link is up, retry this often (recovery, not polling). */
-  retryMs: number;
-}
-
-/** A revision this agent refused (did not validate or compile) and why: a nack. */
-export interface Rejection {
-  revision: number;
-  reason: string;
-}
-
-export interface SyncStatus {
-  revision: number;
-  appliedAt: number | null;
-  initialized: boolean;
-  redis: "connected" | "disconnected";
-  /** Why Redis cannot be reached, else why the last sync attempt failed; null when all is well. */
-  lastError: string | null;
-  /** The newest revision refused and not applied since (or left behind by a Redis that went backwards). */
-  rejected: Rejection | null;
-}
+export type { Held, Rejection, SyncDeps, SyncLink, SyncStatus } from "./sync-types.js";
 
 const MAX_BUFFERED = 10_000;
 const MAX_REASON = 500;
@@ -65,11 +19,19 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * start() subscribes to the link: every change message goes to onRaw, and every 'up' (the first
  * connection and each reconnect) to resync, since messages published while disconnected are gone.
  *
- * Invariants: nothing is installed unless it validated; a snapshot of an empty Redis never
- * replaces a non-empty table (Redis restarted empty); the table keeps serving whatever happens here.
+ * Lineage: (epoch, revision) names a table. A message, log entry or snapshot of another epoch is
+ * never applied on top of ours: another epoch means a full snapshot. An uninitialised store (no
+ * epoch: Redis restarted empty or flushed) never replaces a lineage's table; the table is offered
+ * for a restore instead (onStoreLost). The watchdog (checkMs) notices both with no write happening.
+ *
+ * Invariants: nothing is installed unless it validated; the table keeps serving whatever happens here.
  */
 export class SyncEngine {
   private revision = 0;
+  private epoch: string | null = null;
+  private source: "disk" | "redis" | null = null;
+  private check: NodeJS.Timeout | undefined;
+  private checking = false;
   private appliedAt: number | null = null;
   private state: State | null = null;
   private lastError: string | null = null;
@@ -77,8 +39,6 @@ export class SyncEngine {
   private buffer: ChangeMessage[] = [];
   private chain: Promise<void> = Promise.resolve();
   private resyncQueued = false;
-  /** Redis went backwards (restart, failover): adopt the next snapshot that routes anything. */
-  private diverged = false;
   private retry: NodeJS.Timeout | undefined;
   private rejected: Rejection | null = null;
 
@@ -93,11 +53,38 @@ export class SyncEngine {
       if (this.deps.link.connected && this.lastError !== null) this.resync();
     }, this.deps.retryMs);
     this.retry.unref();
+    this.check = setInterval(() => void this.watch(), this.deps.checkMs);
+    this.check.unref();
+  }
+
+  /**
+   * Installs the last good table from disk before Redis answers (it serves at once); Redis then
+   * takes over through the usual checks: same lineage and revision, a catch-up, or a snapshot.
+   */
+  async seed(held: Held): Promise<void> {
+    await this.deps.install(held.revision, held.state);
+    Object.assign(this, { revision: held.revision, epoch: held.epoch, state: held.state, initialized: true, source: "disk" });
+    this.appliedAt = Date.now();
+  }
+
+  /** The watchdog's lineage check (see SyncDeps.checkMs); cheap: one MGET. */
+  private async watch(): Promise<void> {
+    if (!this.deps.link.connected || this.checking || !this.initialized) return;
+    this.checking = true;
+    try {
+      const head = await this.deps.reader.head();
+      if (head.epoch !== this.epoch || head.revision !== this.revision) this.resync();
+    } catch {
+      // The link's own watchdog reports an unreachable Redis.
+    } finally {
+      this.checking = false;
+    }
   }
 
   /** Stops listening to the link; the table installed last keeps serving. */
   stop(): void {
     clearInterval(this.retry);
+    clearInterval(this.check);
     this.deps.link.off("message", this.onRaw);
     this.deps.link.off("up", this.onUp);
   }
@@ -105,13 +92,20 @@ export class SyncEngine {
   status(): SyncStatus {
     const { link } = this.deps;
     return {
+      epoch: this.epoch,
       revision: this.revision,
+      source: this.source,
       appliedAt: this.appliedAt,
       initialized: this.initialized,
       redis: link.connected ? "connected" : "disconnected",
       lastError: link.problem ?? this.lastError,
       rejected: this.rejected,
     };
+  }
+
+  /** The state of the table served (null before any): for its digest. */
+  heldState(): State | null {
+    return this.state;
   }
 
   private readonly onUp = (): void => this.resync();
@@ -167,7 +161,11 @@ export class SyncEngine {
   }
 
   private async handle(msg: ChangeMessage): Promise<void> {
-    if (this.diverged) return this.loadSnapshot();
+    // Another lineage: its revision numbers say nothing about our table, so never apply on top.
+    if (msg.epoch !== this.epoch) {
+      this.deps.log.warn({ ours: this.epoch, theirs: msg.epoch, rev: msg.rev }, "change from another lineage; loading a snapshot");
+      return this.loadSnapshot();
+    }
     switch (classify(this.revision, msg.rev)) {
       case "stale":
         return;
@@ -189,7 +187,7 @@ export class SyncEngine {
     if (!last) return;
     try {
       const next = applyOps(this.state ?? EMPTY_STATE, run.flatMap((c) => c.ops));
-      await this.install(last.rev, next);
+      await this.install(last.rev, next, last.epoch);
     } catch (err) {
       const revs = run.length === 1 ? `revision ${last.rev}` : `revisions ${run[0]?.rev}-${last.rev}`;
       const reason = `${revs} rejected: ${message(err)}`;
@@ -201,9 +199,15 @@ export class SyncEngine {
   }
 
   private async catchUp(): Promise<void> {
-    if (this.diverged) return this.loadSnapshot();
-    const r = await this.deps.reader.changesSince(this.revision);
-    if (r.kind === "current") return;
+    // A table from disk is confirmed by loading Redis's state, never by its revision number alone:
+    // Redis may hold an entry that does not load (then the agent says so and keeps its table).
+    if (this.source === "disk") return this.loadSnapshot();
+    const r = await this.deps.reader.changesSince(this.revision, this.epoch);
+    if (r.kind === "current") {
+      this.lastError = null; // same lineage and revision as Redis (say, just restored from our offer)
+      return;
+    }
+    if (r.kind === "other_epoch") return this.loadSnapshot();
     if (r.kind === "snapshot_required") {
       this.deps.log.info({ applied: this.revision, reason: r.reason }, "loading a snapshot");
       return this.loadSnapshot();
@@ -221,21 +225,32 @@ export class SyncEngine {
       this.fail(`snapshot not applied: ${message(err)}`);
       return;
     }
-    const ours = this.state !== null && !isEmptyState(this.state);
-    if (snap.revision < this.revision || this.diverged) {
-      const routesSomething = snap.state.defaultUpstream !== null || Object.keys(snap.state.routes).length > 0;
-      if (ours && !routesSomething) {
-        this.diverged = true;
-        this.fail(`Redis is at revision ${snap.revision} with no routes, behind applied ${this.revision} (restarted empty?); keeping the current table`);
-        return;
-      }
-      if (snap.revision < this.revision) this.deps.log.warn({ from: this.revision, to: snap.revision }, "Redis went backwards; adopting its state");
-      this.diverged = false;
-    } else if (snap.revision === this.revision && this.initialized) {
+    if (snap.epoch === null && this.epoch !== null && this.state !== null) {
+      // Uninitialised store (restarted empty, flushed) and we hold a lineage's table: keep serving
+      // it and offer it for the restore; never adopt the empty store, never apply its writes.
+      this.fail(`the store is uninitialised (Redis restarted empty or was flushed); serving epoch ${this.epoch} revision ${this.revision} and offering it for a restore`);
+      this.deps.onStoreLost?.({ epoch: this.epoch, revision: this.revision, state: this.state });
       return;
     }
+    if (snap.epoch !== this.epoch) {
+      if (this.initialized) this.deps.log.warn({ from: this.epoch, to: snap.epoch, revision: snap.revision }, "the store is on another lineage; adopting its state");
+    } else if (snap.revision < this.revision) {
+      // Same lineage, fewer revisions: a failover that lost acknowledged writes. Redis is the truth.
+      this.deps.log.warn({ from: this.revision, to: snap.revision }, "Redis went backwards; adopting its state");
+    } else if (snap.revision === this.revision && this.initialized && this.state !== null) {
+      // A table from disk at Redis's (epoch, revision) is confirmed once Redis's state loads and
+      // matches; only then is it proven (onApplied) and reported as from Redis.
+      const fromDisk = this.source === "disk";
+      if (!fromDisk || digestOf(snap.state) === digestOf(this.state)) {
+        this.source = "redis";
+        this.lastError = null;
+        if (fromDisk) this.deps.onApplied(this.revision, (this.appliedAt = Date.now()), this.epoch, this.state);
+        return;
+      }
+      this.deps.log.warn({ epoch: this.epoch, revision: this.revision }, "the table on disk differs from Redis at the same revision; adopting Redis's");
+    }
     try {
-      await this.install(snap.revision, snap.state);
+      await this.install(snap.revision, snap.state, snap.epoch);
     } catch (err) {
       const reason = `snapshot at revision ${snap.revision} rejected: ${message(err)}`;
       this.fail(reason);
@@ -243,19 +258,21 @@ export class SyncEngine {
     }
   }
 
-  private async install(revision: number, state: State): Promise<void> {
+  private async install(revision: number, state: State, epoch: string | null): Promise<void> {
     await this.deps.install(revision, state);
     // A nack holds until that revision (or a later one) is applied, or Redis starts another history.
-    if (this.rejected && (revision >= this.rejected.revision || revision < this.revision)) {
+    if (this.rejected && (revision >= this.rejected.revision || revision < this.revision || epoch !== this.epoch)) {
       this.rejected = null;
       this.deps.onRejection?.(null);
     }
     this.revision = revision;
+    this.epoch = epoch;
     this.state = state;
+    this.source = "redis";
     this.appliedAt = Date.now();
     this.initialized = true;
     this.lastError = null;
-    this.deps.onApplied(revision, this.appliedAt);
+    this.deps.onApplied(revision, this.appliedAt, epoch, state);
   }
 
   /**

@@ -44,7 +44,8 @@ export async function fencedWrite(
     } catch (err) {
       if (!(err instanceof WriteRefused) || err.refusal.code !== "rev_mismatch") throw err;
     }
-    const log = await deps.reader.changesSince(base);
+    const log = await deps.reader.changesSince(base, deps.writer.epoch);
+    if (log.kind === "other_epoch") throw new FenceBroken(`the store changed lineage (now ${log.epoch ?? "uninitialised"}); the cutover stopped`);
     if (log.kind === "snapshot_required") throw new FenceBroken(`cannot verify the writes after revision ${base}: ${log.reason}`);
     if (log.kind === "current") continue;
     let ours: number | undefined;

@@ -118,7 +118,7 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
       }
       rec.state = "waiting_acks";
       await save();
-      const acked = await pending.wait(step.revision as number, rec.ackTimeoutMs);
+      const acked = await pending.wait(step.revision as number, rec.ackTimeoutMs, deps.writer.epoch ?? undefined);
       step.acks = acked.applied;
       step.stragglers = acked.missing;
       await save();
@@ -223,7 +223,7 @@ async function revert(
       rec.lastRevision = revision;
       await save();
     }
-    const acked = await pending.wait(restore.revision as number, rec.ackTimeoutMs);
+    const acked = await pending.wait(restore.revision as number, rec.ackTimeoutMs, deps.writer.epoch ?? undefined);
     restore.acks = acked.applied;
     restore.stragglers = acked.missing;
     restore.completedAt = now();

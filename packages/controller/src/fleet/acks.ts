@@ -24,6 +24,10 @@ const SUBSCRIBE_GRACE_MS = 1000;
 export class PendingAcks {
   private readonly best = new Map<string, { revision: number; appliedAt: number }>();
   private revision = Infinity;
+  /** The lineage of the awaited revision: acks and records of any other lineage never count. */
+  private epoch: string | null | undefined;
+  /** Acks heard before the lineage was known, checked once it is. */
+  private early: { agent: string; epoch: string | null; revision: number; appliedAt: number }[] = [];
   private wake: (() => void) | undefined;
 
   constructor(
@@ -33,7 +37,12 @@ export class PendingAcks {
     private readonly keys: Keys,
   ) {}
 
-  saw(agent: string, revision: number, appliedAt: number): void {
+  saw(agent: string, revision: number, appliedAt: number, epoch: string | null): void {
+    if (this.epoch === undefined) {
+      this.early.push({ agent, epoch, revision, appliedAt });
+      return;
+    }
+    if (epoch !== this.epoch) return;
     const prev = this.best.get(agent);
     if (!prev || revision > prev.revision) this.best.set(agent, { revision, appliedAt });
     if (this.wake && this.missing().length === 0) this.wake();
@@ -47,17 +56,20 @@ export class PendingAcks {
     this.release(this);
   }
 
-  async wait(revision: number, timeoutMs: number): Promise<WaitResult> {
+  /** `epoch` is the write's lineage; when not given, the store's current one is read. */
+  async wait(revision: number, timeoutMs: number, epoch?: string | null): Promise<WaitResult> {
     this.revision = revision;
+    this.epoch = epoch !== undefined ? epoch : await this.cmd.get(this.keys.epoch).catch(() => null);
+    for (const a of this.early.splice(0)) this.saw(a.agent, a.revision, a.appliedAt, a.epoch);
     const finished = new Promise<void>((resolve) => (this.wake = resolve));
     const timeout = setTimeout(() => this.wake?.(), timeoutMs);
     const poll = async () => {
       try {
         const [agents, current] = await Promise.all([listAgents(this.cmd, this.keys), this.cmd.get(this.keys.rev)]);
         for (const rec of agents) {
-          // A record ahead of Redis is an agent still holding a table from before Redis restarted
-          // empty: it has not applied this revision, whatever its number says.
-          if (rec.appliedAt !== null && rec.revision <= Number(current ?? 0)) this.saw(rec.id, rec.revision, rec.appliedAt);
+          // Only records of the write's lineage count (saw checks the epoch); a record ahead of
+          // Redis is one more sign of a table from another history.
+          if (rec.appliedAt !== null && rec.revision <= Number(current ?? 0)) this.saw(rec.id, rec.revision, rec.appliedAt, rec.epoch);
         }
       } catch {
         // Redis trouble: the deadline still ends the wait.
@@ -119,7 +131,7 @@ export class AckWatcher {
       return;
     }
     this.timer?.acked(ack.agent, ack.revision);
-    for (const p of this.pending) p.saw(ack.agent, ack.revision, ack.appliedAt);
+    for (const p of this.pending) p.saw(ack.agent, ack.revision, ack.appliedAt, ack.epoch);
   }
 
   private onChange(raw: string): void {

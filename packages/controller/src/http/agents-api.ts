@@ -12,12 +12,16 @@ export function agentsApi({ redis, keys, reader }: { redis: Redis; keys: Keys; r
   const r = Router();
   r.route("/v1/agents")
     .get(accepts(), async (_req, res) => {
-      const [agents, current] = await Promise.all([listAgents(redis, keys), reader.revision()]);
+      const [agents, head] = await Promise.all([listAgents(redis, keys), reader.head()]);
       res.json(
         agents.map((a) => ({
           id: a.id,
+          epoch: a.epoch,
           revision: a.revision,
-          lag: Math.max(0, current - a.revision),
+          // Lag counts revisions within one lineage: an agent with none yet lags by all of them, and
+          // one on another lineage has no lag (null), it is simply not in sync.
+          lag: a.epoch === head.epoch ? Math.max(0, head.revision - a.revision) : a.epoch === null ? head.revision : null,
+          inSync: a.epoch === head.epoch && a.revision === head.revision,
           appliedAt: iso(a.appliedAt),
           lastSeen: iso(a.seenAt),
           startedAt: iso(a.startedAt),

@@ -38,7 +38,7 @@ export async function converge(deps: WriteDeps, req: Request, res: Response, pla
     if (ops.length === 0) {
       deps.metrics.writes.inc({ result: "noop" });
       let result: object = { revision: current.revision };
-      if (wait) result = await (await deps.acks.begin()).wait(current.revision, wait.timeoutMs);
+      if (wait) result = await (await deps.acks.begin()).wait(current.revision, wait.timeoutMs, current.epoch);
       res.setHeader("ETag", `"${current.revision}"`).json({ ...result, changed: false, diff, ...extra });
       return;
     }

@@ -64,6 +64,8 @@ function toApiError(err: unknown, log: Logger): ApiError {
         return notFound("that object");
       case "bad_op":
         break;
+      case "uninitialized":
+        return new ApiError(503, "store_uninitialized", "the store has no lineage (Redis restarted empty or was flushed): nothing was written; the controller restores the newest table the agents hold, or an operator starts fresh with POST /v1/store/init?confirm=true", undefined, { "Retry-After": "1" });
     }
   }
   const e = err as { type?: string; status?: number; message?: string; limit?: number };

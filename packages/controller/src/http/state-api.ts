@@ -26,7 +26,7 @@ export const StateBody = z.strictObject({
 
 /** A refusal of op i in a batch names the op (`field: ops.<i>`), with the status a single write gets. */
 function batchRefusal(err: unknown, ops: Op[]): unknown {
-  if (!(err instanceof WriteRefused) || err.refusal.code === "rev_mismatch") return err;
+  if (!(err instanceof WriteRefused) || err.refusal.code === "rev_mismatch" || err.refusal.code === "uninitialized") return err;
   const r = err.refusal;
   const field = `ops.${r.opIndex}`;
   const what = `op ${r.opIndex + 1} (${describeOp(ops[r.opIndex] as Op)})`;

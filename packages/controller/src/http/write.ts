@@ -69,7 +69,7 @@ export async function writeAndWait(deps: WriteDeps, req: Request, ops: Op[], exp
     pending.cancel();
     throw err;
   }
-  return pending.wait(revision, wait.timeoutMs);
+  return pending.wait(revision, wait.timeoutMs, deps.writer.epoch);
 }
 
 /** The write flow's HTTP end: REST -> store -> Lua script -> publish. Answers 200 { revision }, or the diff for `?dryRun=true`. */

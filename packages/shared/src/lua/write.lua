@@ -9,6 +9,8 @@ KEYS[5] refcount     hash pool -> number of referrers
 KEYS[6] route-refs   hash referrer (host or "@default") -> space-separated pool names
 KEYS[7] log          stream, entry id "<rev>-0", capped exactly
 KEYS[8] audit        stream, capped approximately
+KEYS[9] epoch        string lineage id; absent = uninitialised (Redis restarted empty or flushed)
+KEYS[10] offers      hash agent id -> JSON table offered for a restore (read for existence only)
 
 ARGV[1] expected revision, or "" to skip the compare-and-set
 ARGV[2] actor (token name)
@@ -21,11 +23,15 @@ ARGV[7] op count n; then op i occupies ARGV[8+4(i-1) .. 11+4(i-1)]:
         key (pool name, host, or "" for the default),
         value JSON ("" for deletes and for a null default),
         refs (space-separated pool names the value names; "" for none)
-ARGV[8+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
-        entry and in every audit record of this revision
+ARGV[8+4n] epoch the writer last saw ("" when it has seen none): with KEYS[9] absent, a writer
+        that knew a lineage is looking at a lost store, so it must not start a new one
+ARGV[9+4n] a fresh epoch id, used only when this write initialises a fresh install
+ARGV[10+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
+        entry and in every audit record of this revision (always the last ARGV)
 
 Returns one of
-  {"ok", rev, at_ms}
+  {"ok", rev, at_ms, epoch}
+  {"uninitialized", known_epoch}   the store lost its lineage and agents may hold it: nothing written
   {"rev_mismatch", current_rev}
   {"missing_pool", op_index, pool}
   {"pool_in_use", op_index, pool, referrers}
@@ -37,13 +43,25 @@ array holding, for op i, the value its key had just before op i ran (null when a
 ops n..1 in that order gives back the state before the revision exactly (rollback relies on it).
 ]]
 
+local n = tonumber(ARGV[7])
+local note = ARGV[10 + 4 * n] or ''
+
+-- Lineage (epoch) check, before anything else. An absent epoch is a fresh install only when
+-- neither this writer nor any agent (offers) knows an older lineage; otherwise the store was lost
+-- and waits for a restore from the fleet or an explicit init (store/lineage.ts).
+local epoch = redis.call('GET', KEYS[9])
+local initEpoch = false
+if not epoch then
+  local known = ARGV[8 + 4 * n] or ''
+  if known ~= '' or redis.call('EXISTS', KEYS[10]) == 1 then return {'uninitialized', known} end
+  epoch = ARGV[9 + 4 * n]
+  initEpoch = true -- set in phase 2 with everything else: a refused write writes nothing
+end
+
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then
   return {'rev_mismatch', current}
 end
-
-local n = tonumber(ARGV[7])
-local note = ARGV[8 + 4 * n] or ''
 
 -- Overlays: what the state will be after the ops checked so far. false means deleted.
 local vals = {}    -- "pool:"..name / "route:"..host / "default" -> JSON or false
@@ -145,6 +163,7 @@ for i = 1, n do
 end
 
 -- Phase 2: write the final overlay.
+if initEpoch then redis.call('SET', KEYS[9], epoch) end
 for slot in pairs(dirty) do
   local v = vals[slot]
   local kind, key = string.match(slot, '^(%a+):(.*)$')
@@ -170,7 +189,7 @@ local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Stored values are JSON texts, so the undo array is assembled from them as they are.
 local undo = {}
 for i = 1, n do undo[i] = before[i] ~= '' and before[i] or 'null' end
-local logFields = {'at', at, 'actor', ARGV[2], 'ops', ARGV[3], 'undo', '[' .. table.concat(undo, ',') .. ']'}
+local logFields = {'epoch', epoch, 'at', at, 'actor', ARGV[2], 'ops', ARGV[3], 'undo', '[' .. table.concat(undo, ',') .. ']'}
 if note ~= '' then logFields[#logFields + 1] = 'note'; logFields[#logFields + 1] = note end
 redis.call('XADD', KEYS[7], 'MAXLEN', '=', ARGV[4], rev .. '-0', unpack(logFields))
 for i = 1, n do
@@ -182,5 +201,5 @@ for i = 1, n do
   redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
 end
 redis.call('PUBLISH', ARGV[6],
-  '{"v":1,"rev":' .. rev .. ',"at":' .. at .. ',"actor":' .. cjson.encode(ARGV[2]) .. ',"ops":' .. ARGV[3] .. '}')
-return {'ok', rev, at}
+  '{"v":2,"epoch":' .. cjson.encode(epoch) .. ',"rev":' .. rev .. ',"at":' .. at .. ',"actor":' .. cjson.encode(ARGV[2]) .. ',"ops":' .. ARGV[3] .. '}')
+return {'ok', rev, at, epoch}

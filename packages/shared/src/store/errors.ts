@@ -4,7 +4,9 @@ export type WriteRefusal =
   | { code: "missing_pool"; opIndex: number; pool: string }
   | { code: "pool_in_use"; opIndex: number; pool: string; referrers: string[] }
   | { code: "not_found"; opIndex: number }
-  | { code: "bad_op"; opIndex: number };
+  | { code: "bad_op"; opIndex: number }
+  /** The store has no lineage (restarted empty, flushed) and is waiting for a restore or an explicit init. */
+  | { code: "uninitialized"; knownEpoch: string | null };
 
 export class WriteRefused extends Error {
   constructor(readonly refusal: WriteRefusal) {

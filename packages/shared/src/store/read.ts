@@ -9,12 +9,22 @@ import { CorruptState } from "./errors.js";
 import { cooperativeSnapshot, type CooperativeOptions } from "./scan.js";
 
 export interface Snapshot {
+  /** The store's lineage; null when the store is uninitialised (Redis restarted empty or flushed). */
+  epoch: string | null;
   revision: number;
   state: State;
 }
 
+/** Where the store is: its lineage and revision, read at one instant. */
+export interface Head {
+  epoch: string | null;
+  revision: number;
+}
+
 export type CatchUp =
   | { kind: "current"; revision: number }
+  /** The store is on another lineage than the reader (or has none): load a snapshot. */
+  | { kind: "other_epoch"; epoch: string | null; revision: number }
   | { kind: "changes"; revision: number; changes: ChangeMessage[] }
   /** The log no longer reaches back to `from + 1`, or Redis went backwards: load a snapshot. */
   | { kind: "snapshot_required"; revision: number; reason: string };
@@ -74,12 +84,18 @@ export class StoreReader {
     return Number((await this.redis.get(this.keys.rev)) ?? 0);
   }
 
+  /** The lineage and revision, in one MGET (an agent's watchdog reads this every second). */
+  async head(): Promise<Head> {
+    const [epoch, rev] = await this.redis.mget(this.keys.epoch, this.keys.rev);
+    return { epoch: epoch ?? null, revision: Number(rev ?? 0) };
+  }
+
   /** One MULTI, so the state and its revision are read at the same instant. */
   async snapshot(): Promise<Snapshot> {
     const k = this.keys;
-    const [rev, def, pools, routes] = execResults(
-      await this.redis.multi().get(k.rev).get(k.default).hgetall(k.pools).hgetall(k.routes).exec(),
-    ) as [string | null, string | null, Record<string, string>, Record<string, string>];
+    const [rev, def, pools, routes, epoch] = execResults(
+      await this.redis.multi().get(k.rev).get(k.default).hgetall(k.pools).hgetall(k.routes).get(k.epoch).exec(),
+    ) as [string | null, string | null, Record<string, string>, Record<string, string>, string | null];
     const raw = {
       defaultUpstream: def === null ? null : parseJson(def, "default upstream"),
       // Own entries only (ioredis defines odd keys such as __proto__ as own properties); the schema
@@ -87,7 +103,7 @@ export class StoreReader {
       pools: dict(Object.entries(pools).map(([n, v]) => [n, parseJson(v, `pool '${n}'`)] as const)),
       routes: dict(Object.entries(routes).map(([h, v]) => [h, parseJson(v, `route '${h}'`)] as const)),
     };
-    return { revision: Number(rev ?? 0), state: validateState(raw) };
+    return { epoch, revision: Number(rev ?? 0), state: validateState(raw) };
   }
 
   /**
@@ -99,15 +115,17 @@ export class StoreReader {
   }
 
   /**
-   * Changes after revision `from`, read atomically with the current revision. Contiguity is
-   * checked here so a trimmed log can never be mistaken for "nothing happened".
+   * Changes after (`epoch`, `from`), read atomically with the current epoch and revision.
+   * Contiguity is checked here so a trimmed log can never be mistaken for "nothing happened", and
+   * the lineage too: an entry of another lineage is never handed out as a change to our table.
    */
-  async changesSince(from: number, limit = 10_000): Promise<CatchUp> {
+  async changesSince(from: number, epoch: string | null, limit = 10_000): Promise<CatchUp> {
     const k = this.keys;
-    const [rev, entries] = execResults(
-      await this.redis.multi().get(k.rev).xrange(k.log, `${from + 1}-0`, "+", "COUNT", limit).exec(),
-    ) as [string | null, [string, string[]][]];
+    const [rev, entries, current] = execResults(
+      await this.redis.multi().get(k.rev).xrange(k.log, `${from + 1}-0`, "+", "COUNT", limit).get(k.epoch).exec(),
+    ) as [string | null, [string, string[]][], string | null];
     const revision = Number(rev ?? 0);
+    if (current !== epoch || current === null) return { kind: "other_epoch", epoch: current, revision };
     if (revision === from) return { kind: "current", revision };
     if (revision < from) return { kind: "snapshot_required", revision, reason: `Redis is at revision ${revision}, behind ${from}` };
     const changes: ChangeMessage[] = [];
@@ -118,8 +136,10 @@ export class StoreReader {
         return { kind: "snapshot_required", revision, reason: `change log starts at ${entryRev}, needed ${expect}` };
       }
       const f = fieldsOf(flat);
+      if (f.epoch !== epoch) return { kind: "other_epoch", epoch: current, revision };
       const parsed = ChangeMessage.safeParse({
         v: PROTOCOL_VERSION,
+        epoch: f.epoch,
         rev: entryRev,
         at: Number(f.at),
         actor: f.actor ?? "",

@@ -60,7 +60,9 @@ export async function cooperativeSnapshot(redis: Redis, keys: Keys, opts: Cooper
   const { batch = 256, sliceMs = 2, attempts = 3 } = opts;
   const slicer = opts.slicer ?? new Slicer(sliceMs);
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const before = Number((await redis.get(keys.rev)) ?? 0);
+    // The epoch is read with the revision: a restore or init mid-scan changes one or the other.
+    const [epoch, beforeRaw] = await redis.mget(keys.epoch, keys.rev);
+    const before = Number(beforeRaw ?? 0);
     const pools: State["pools"] = dict();
     const routes: State["routes"] = dict();
     try {
@@ -82,12 +84,12 @@ export async function cooperativeSnapshot(redis: Redis, keys: Keys, opts: Cooper
       if (err instanceof CorruptState && Number((await redis.get(keys.rev)) ?? 0) !== before) continue;
       throw err;
     }
-    const [def, after] = await redis.mget(keys.default, keys.rev);
-    if (Number(after ?? 0) !== before) continue;
+    const [def, after, epochAfter] = await redis.mget(keys.default, keys.rev, keys.epoch);
+    if (Number(after ?? 0) !== before || epochAfter !== epoch) continue;
     const defaultUpstream = def === null || def === undefined ? null : check(Upstream, parse(def, "default upstream"), "defaultUpstream");
     const missing = defaultUpstream === null ? undefined : upstreamPools(defaultUpstream).find((p) => !Object.hasOwn(pools, p));
     if (missing) throw new CorruptState(`default upstream names unknown pool '${missing}'`);
-    return { revision: before, state: { defaultUpstream, pools, routes } };
+    return { epoch: epoch ?? null, revision: before, state: { defaultUpstream, pools, routes } };
   }
   return undefined;
 }

@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../keys.js";
 import { routePools, upstreamPools } from "../model/refs.js";
 import { ValidationError, zodProblems } from "../model/validate.js";
-import { Op } from "../protocol.js";
+import { Op, newEpoch } from "../protocol.js";
 import { WriteRefused, type WriteRefusal } from "./errors.js";
 
 const WRITE_LUA = readFileSync(new URL("../lua/write.lua", import.meta.url), "utf8");
@@ -23,6 +23,8 @@ export interface WriteOptions {
 export interface WriteResult {
   revision: number;
   at: number;
+  /** The lineage the revision belongs to: (epoch, revision) names the state. */
+  epoch: string;
 }
 
 type WriteReply = [string, ...(string | number)[]];
@@ -59,6 +61,8 @@ function refusal(reply: WriteReply): WriteRefusal {
       return { code, opIndex: i, pool: String(b), referrers: String(c ?? "").split(" ").filter(Boolean) };
     case "not_found":
       return { code, opIndex: i };
+    case "uninitialized":
+      return { code, knownEpoch: String(a ?? "") || null };
     default:
       return { code: "bad_op", opIndex: i };
   }
@@ -74,6 +78,11 @@ const Ops = z.array(Op).min(1);
  */
 export class StoreWriter {
   private readonly redis: Redis & WriteCommand;
+  /**
+   * The newest lineage this writer has seen (its writes, or `noteEpoch` from whoever watches the
+   * store). Once it knows one, an uninitialised store is a lost store, never a fresh install.
+   */
+  private knownEpoch: string | null = null;
 
   constructor(
     redis: Redis,
@@ -82,8 +91,18 @@ export class StoreWriter {
     private readonly auditCap = 10_000,
   ) {
     if (!Number.isInteger(logCap) || logCap < MIN_LOG_CAP) throw new Error(`log cap must be an integer >= ${MIN_LOG_CAP}`);
-    if (!("switchyardWrite" in redis)) redis.defineCommand("switchyardWrite", { numberOfKeys: 8, lua: WRITE_LUA });
+    if (!("switchyardWrite" in redis)) redis.defineCommand("switchyardWrite", { numberOfKeys: 10, lua: WRITE_LUA });
     this.redis = redis as Redis & WriteCommand;
+  }
+
+  /** The lineage this writer knows, if any. */
+  get epoch(): string | null {
+    return this.knownEpoch;
+  }
+
+  /** Tells the writer the store's current lineage (a store watcher, or a restore/init that just ran). */
+  noteEpoch(epoch: string): void {
+    this.knownEpoch = epoch;
   }
 
   async write(ops: Op[], opts: WriteOptions): Promise<WriteResult> {
@@ -93,7 +112,7 @@ export class StoreWriter {
     ops = checked.data;
     const k = this.keys;
     const reply = await this.redis.switchyardWrite(
-      k.rev, k.default, k.pools, k.routes, k.refcount, k.routeRefs, k.log, k.audit,
+      k.rev, k.default, k.pools, k.routes, k.refcount, k.routeRefs, k.log, k.audit, k.epoch, k.offers,
       opts.expectedRevision === undefined ? "" : String(opts.expectedRevision),
       opts.actor,
       JSON.stringify(ops),
@@ -102,9 +121,13 @@ export class StoreWriter {
       k.changes,
       ops.length,
       ...ops.flatMap(opArgs),
-      opts.note ?? "",
+      this.knownEpoch ?? "",
+      newEpoch(),
+      opts.note ?? "", // the note stays the last ARGV (write.lua)
     );
     if (reply[0] !== "ok") throw new WriteRefused(refusal(reply));
-    return { revision: Number(reply[1]), at: Number(reply[2]) };
+    const epoch = String(reply[3]);
+    this.knownEpoch = epoch;
+    return { revision: Number(reply[1]), at: Number(reply[2]), epoch };
   }
 }

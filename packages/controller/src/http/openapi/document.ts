@@ -24,6 +24,7 @@ const QUERY: Record<string, { description: string; schema: object }> = {
   host: { description: "the host whose route is switched; without it the default upstream is switched", schema: { type: "string" } },
   upstream: { description: "a pool, an address, or a split written as blue=90,green=10", schema: { type: "string" } },
   create: { description: "`true`: create the route when the host has none (else 404 unknown_host)", schema: { type: "string", enum: ["true", "false"] } },
+  confirm: { description: "`true`: yes, start a fresh store (required; without it 400 confirmation_required)", schema: { type: "string", enum: ["true", "false"] } },
 };
 const WRITE = ["wait", "timeout", "dryRun"];
 
@@ -32,7 +33,7 @@ const errors = (...statuses: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: "invalid, invalid_json or unknown_parameter", 401: "unauthorized", 403: "forbidden: a read token on a write", 404: "not_found or unknown_host",
   405: "method_not_allowed", 409: "conflict or history_trimmed", 412: "precondition_failed: If-Match differs", 413: "payload_too_large",
-  415: "unsupported_media_type", 500: "corrupt_state or redis_error", 503: "redis_unavailable",
+  415: "unsupported_media_type", 500: "corrupt_state or redis_error", 503: "redis_unavailable or store_uninitialized (writes while the store waits for a restore)",
 };
 const READ_ERRORS = errors(400, 401, 404, 500, 503);
 const WRITE_ERRORS = errors(400, 401, 403, 404, 409, 412, 413, 415, 500, 503);
@@ -93,6 +94,12 @@ const OPERATIONS: Record<string, Record<string, OpSpec>> = {
       ([path, summary, type]) => [path, { get: { summary: `${summary} (static; 503 ui_not_built before pnpm build)`, ok: { 200: { description: summary, content: { [type as string]: { schema: { type: "string" } } } } }, auth: "none" } }],
     ),
   ) as Record<string, Record<string, OpSpec>>,
+  "/v1/store/init": {
+    post: {
+      summary: "start a fresh lineage on an uninitialised store, dropping the agents' offered tables (409 store_initialized on an initialised store)",
+      query: ["confirm"], ok: ok(200, "StoreInitAnswer", "initialised"), auth: "write",
+    },
+  },
   "/v1/agents": { get: { summary: "live agents", ok: { 200: { description: "agents", content: { "application/json": { schema: { type: "array", items: ref("AgentView") } } } } } } },
   "/_switch_upstream": {
     post: {

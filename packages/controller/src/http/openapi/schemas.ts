@@ -60,7 +60,12 @@ export const AuditEntry = z.strictObject({
 });
 
 export const AgentView = z.strictObject({
-  id: z.string(), revision: Revision, lag: z.int().min(0), appliedAt: Time.nullable(), lastSeen: Time.nullable(), startedAt: Time.nullable(),
+  id: z.string(),
+  epoch: z.string().nullable().meta({ description: "the lineage of the agent's table; another lineage than the store's is never in sync" }),
+  revision: Revision,
+  lag: z.int().min(0).nullable().meta({ description: "revisions behind the store (all of them for an agent with no lineage yet); null when the agent is on another lineage" }),
+  inSync: z.boolean().meta({ description: "same lineage and revision as the store" }),
+  appliedAt: Time.nullable(), lastSeen: Time.nullable(), startedAt: Time.nullable(),
   version: z.string(), address: z.string(), workers: z.array(z.object({ pid: z.int(), revision: Revision })).optional(),
 });
 
@@ -91,6 +96,8 @@ export const CutoverAccepted = z.strictObject({ id: z.string(), state: z.string(
 
 export const Health = z.strictObject({ status: z.string() });
 
+export const StoreInitAnswer = z.strictObject({ epoch: z.string().meta({ description: "the new lineage id" }), revision: z.literal(0) });
+
 /** Every named schema, as it appears under components.schemas. */
 export const Whoami = z.strictObject({
   name: z.string().meta({ description: "the token's name (SWITCHYARD_TOKENS)" }),
@@ -100,5 +107,5 @@ export const Whoami = z.strictObject({
 export const COMPONENTS = {
   Upstream, Pool, Route, Op, DefaultBody, ChangesBody, StateBody, RollbackBody, CutoverRequest,
   ApiError: ApiErrorBody, DiffEntry, WriteAnswer, SwitchAnswer, ConvergeAnswer, DryRunAnswer, StateView, PoolView, RouteView,
-  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, Whoami,
+  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, Whoami, StoreInitAnswer,
 } as const;
