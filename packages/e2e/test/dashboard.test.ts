@@ -207,7 +207,9 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
     const title = (await badge(dead).getAttribute("title")) ?? "";
     for (const a of fleet.agents) assert.match(title, new RegExp(`${a.id}: (unhealthy|ejected)`));
     assert.equal(await badge(live).textContent(), "healthy");
-    console.log(`# dead target (active check 500 ms x 2) -> not healthy on screen in ${ms} ms`);
+    const shot = join(OUTPUT_DIR, "dashboard-health.png");
+    await reader.screenshot({ path: shot, fullPage: true });
+    console.log(`# dead target (active check 500 ms x 2) -> not healthy on screen in ${ms} ms; screenshot: ${shot}`);
   });
 
   test("no console errors or uncaught exceptions on any page", () => {
