@@ -53,7 +53,7 @@ test("completion bash: real bash completes commands, subcommands and options fro
   assert.equal(r.status, 0, r.stderr);
   const script = r.stdout;
   assert.deepEqual(bashComplete(script, "switchyard po"), ["pools", "pool"]);
-  assert.deepEqual(bashComplete(script, "switchyard pool "), ["get", "set", "delete", "--url", "--token", "--json", "--help"]);
+  assert.deepEqual(bashComplete(script, "switchyard pool "), ["get", "set", "delete", "health", "--url", "--token", "--json", "--help"]);
   assert.deepEqual(bashComplete(script, "switchyard pool set blue 10.0.0.1:80 --k"), ["--keepalive"]);
   assert.deepEqual(bashComplete(script, "switchyard --url http://x:7070 ro"), ["routes", "route", "rollback"]);
   assert.deepEqual(bashComplete(script, "switchyard history "), ["show", "--url", "--token", "--json", "--limit", "--before", "--help"]);

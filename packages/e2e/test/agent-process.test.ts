@@ -60,7 +60,7 @@ test("readyz is 503 until the first table, status reports it, and SIGTERM drains
   const b = await agent(prefix);
   await waitFor(async () => (await fetch(`http://127.0.0.1:${b.admin}/readyz`)).ok, { what: "ready", timeoutMs: 10_000 });
   const status = (await (await fetch(`http://127.0.0.1:${b.admin}/status`)).json()) as Record<string, unknown>;
-  assert.deepEqual({ ...status, appliedAt: typeof status.appliedAt }, { id: "drainer", revision: 1, appliedAt: "string", redis: "connected", lastError: null, routes: 1, pools: 0 });
+  assert.deepEqual({ ...status, appliedAt: typeof status.appliedAt }, { id: "drainer", revision: 1, appliedAt: "string", redis: "connected", lastError: null, routes: 1, pools: 0, panic: [], health: [] });
 
   released = [];
   const inflight = get("127.0.0.1", b.port, "slow.test", undefined, 15_000);

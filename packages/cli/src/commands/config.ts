@@ -110,7 +110,7 @@ export function registerConfig(program: Command, act: Act): void {
 
   program.command("pools").description("pools with their targets, keepalive and the routes that use them").action(act((c) => listPools(c)));
 
-  const pool = program.command("pool").description("one pool: get, set or delete");
+  const pool = program.command("pool").description("one pool: get, set, delete, or its health per agent");
   pool.command("get").description("a pool's targets and keepalive").argument("<name>").action(act((c, name: string) => show<Pool & { name: string }>(c, poolPath(name), (p) => renderPool(name, p))));
   writeOptions(
     pool
@@ -120,14 +120,14 @@ export function registerConfig(program: Command, act: Act): void {
       .argument("<targets...>", "10.0.0.1:8080, [::1]:8080=3, unix:/run/app.sock", (raw: string, prev: Pool["targets"] = []) => [...prev, parseTarget(raw)])
       .addOption(new Option("--keepalive <n>", "idle upstream connections kept per target (controller default 32)").argParser(parseCount)),
   ).action(act((c, name: string, targets: Pool["targets"], o: WriteOptions & { keepalive?: number }) => setPool(c, name, targets, o)));
+  writeOptions(pool.command("delete").description("delete a pool (409 while a route or the default uses it)").argument("<name>")).action(
+    act((c, name: string, o: WriteOptions) => write(c, "DELETE", poolPath(name), undefined, o, (r) => `pool ${name} deleted at revision ${r.revision}`)),
+  );
   pool
     .command("health")
     .description("each live agent's view of the pool's targets: healthy, unhealthy, ejected, draining or slow_start")
     .argument("<name>")
     .action(act((c, name: string) => show<PoolHealthView[]>(c, `${poolPath(name)}/health`, (v) => renderPoolHealth(name, v))));
-  writeOptions(pool.command("delete").description("delete a pool (409 while a route or the default uses it)").argument("<name>")).action(
-    act((c, name: string, o: WriteOptions) => write(c, "DELETE", poolPath(name), undefined, o, (r) => `pool ${name} deleted at revision ${r.revision}`)),
-  );
 
   program.command("routes").description("routes by host with their upstream or path rules").action(act((c) => listRoutes(c)));
 
