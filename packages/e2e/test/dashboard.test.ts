@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { buildKeys } from "@switchyard/shared";
-import { randomPrefix, readyClient, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import { freePort, randomPrefix, readyClient, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
 import { TOKEN, get, startFleet, type Fleet } from "../src/fleet.js";
 import { finished, startCutover } from "../src/cutover.js";
 import { OUTPUT_DIR, launchChromium, openPage, signIn } from "./browser.js";
@@ -188,6 +188,28 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
     } finally {
       cmd.disconnect();
     }
+  });
+
+  test("a pool with one dead target shows it not healthy on screen, per agent on hover, while the live target shows healthy", async () => {
+    // A port nothing listens on: every active check fails to connect.
+    const dead = `127.0.0.1:${await freePort()}`;
+    const live = fleet.apps.blue[0]!;
+    const hc = { path: "/", interval: "500ms", timeout: "300ms", healthyThreshold: 1, unhealthyThreshold: 2, expectStatus: "200-499" };
+    assert.equal((await fleet.api("PUT", "/v1/pools/halfdead", { targets: [{ address: live }, { address: dead }], healthCheck: hc })).status, 200);
+    assert.equal((await fleet.api("PUT", "/v1/routes/health.dash.test?wait=applied&timeout=5000", { upstream: "halfdead" })).body.complete, true);
+    const badge = (address: string) => reader.locator(`tr[data-host="health.dash.test"] li[data-target="${address}"] [data-health]`);
+    const started = Date.now();
+    await waitFor(async () => ["unhealthy", "ejected"].includes((await badge(dead).getAttribute("data-health").catch(() => null)) ?? ""), { what: "dead target not healthy on screen", timeoutMs: 15_000 });
+    const ms = Date.now() - started;
+    await waitFor(async () => (await badge(live).getAttribute("data-health").catch(() => null)) === "healthy", { what: "live target healthy on screen", timeoutMs: 10_000 });
+    // Once every agent has seen it fail, the badge names no partial count and the title has each agent's view.
+    await waitFor(async () => !(await badge(dead).textContent())?.includes(" of "), { what: "every agent agrees", timeoutMs: 10_000 });
+    const title = (await badge(dead).getAttribute("title")) ?? "";
+    for (const a of fleet.agents) assert.match(title, new RegExp(`${a.id}: (unhealthy|ejected)`));
+    assert.equal(await badge(live).textContent(), "healthy");
+    const shot = join(OUTPUT_DIR, "dashboard-health.png");
+    await reader.screenshot({ path: shot, fullPage: true });
+    console.log(`# dead target (active check 500 ms x 2) -> not healthy on screen in ${ms} ms; screenshot: ${shot}`);
   });
 
   test("no console errors or uncaught exceptions on any page", () => {

@@ -9,23 +9,11 @@ import { html } from "./html.js";
 import { Routes } from "./routes.js";
 import { Login } from "./login.js";
 
-// The pool-health endpoint as the OpenAPI document names it, whatever its parameter is called.
-const HEALTH_PATH = /^\/v1\/pools\/\{[^}]+\}\/health$/;
 // Last-seen times and lags drift without events: re-read the fleet this often anyway.
 const FLEET_REFRESH_MS = 3000;
-
-/**
- * Pool health is shown once the controller has the endpoint: its own OpenAPI document says so,
- * so an older controller is never asked (no 404 on every refresh).
- */
-async function hasHealth() {
-  try {
-    const doc = await (await fetch("/v1/openapi.json", { cache: "no-store" })).json();
-    return Object.keys(doc?.paths ?? {}).some((p) => HEALTH_PATH.test(p) && doc.paths[p].get);
-  } catch {
-    return false;
-  }
-}
+// Pool health changes without a revision (ejections, checks): re-read it this often while the tab
+// is visible, and on acks and joins. One read at a time, so a slow controller is never piled on.
+const HEALTH_REFRESH_MS = 2000;
 
 function Dashboard({ token, me, onLogout }) {
   const api = useCallback((method, path, body) => call(token, method, path, body), [token]);
@@ -38,17 +26,27 @@ function Dashboard({ token, me, onLogout }) {
   const [ask, setAsk] = useState(null);
   const [notice, setNotice] = useState(null);
   const [now, setNow] = useState(Date.now());
-  const healthOn = useRef(false);
+  const pools = useRef([]);
+  const healthBusy = useRef(false);
   const canWrite = me.scope === "write";
 
+  const loadHealth = useCallback(async () => {
+    if (healthBusy.current || document.hidden) return;
+    healthBusy.current = true;
+    try {
+      // A pool removed meanwhile answers 404: it just has no badge until the next state read.
+      const reports = await Promise.all(pools.current.map(async (p) => [p, await api("GET", `/v1/pools/${encodeURIComponent(p)}/health`).catch(() => null)]));
+      setHealth(new Map(reports.filter(([, r]) => Array.isArray(r))));
+    } finally {
+      healthBusy.current = false;
+    }
+  }, [api]);
   const loadState = useCallback(async () => {
     const [s, revs] = await Promise.all([api("GET", "/v1/state"), api("GET", "/v1/revisions?limit=15")]);
     setState(s);
     setRevisions(revs);
-    if (healthOn.current) {
-      const reports = await Promise.all(Object.keys(s.pools).map(async (p) => [p, await api("GET", `/v1/pools/${encodeURIComponent(p)}/health`).catch(() => null)]));
-      setHealth(new Map(reports));
-    }
+    pools.current = Object.keys(s.pools);
+    await loadHealth();
   }, [api]);
   const loadAgents = useCallback(async () => setAgents(await api("GET", "/v1/agents")), [api]);
   const loadCutovers = useCallback(async () => setCutovers(await api("GET", "/v1/cutovers")), [api]);
@@ -56,18 +54,20 @@ function Dashboard({ token, me, onLogout }) {
   useEffect(() => {
     const ctl = new AbortController();
     const quiet = (p) => p.catch(() => undefined);
-    void (async () => {
-      healthOn.current = await hasHealth();
-      await Promise.all([quiet(loadState()), quiet(loadAgents()), quiet(loadCutovers())]);
-    })();
+    void Promise.all([quiet(loadState()), quiet(loadAgents()), quiet(loadCutovers())]);
     // Events say what changed; the dashboard re-reads the thing itself (events are hints).
     void follow(
       token,
       ctl.signal,
       (name, data) => {
         if (name === "revision") void quiet(loadState());
-        else if (name === "ack") setAgents((list) => list.map((a) => (a.id === data.agent && data.revision > a.revision ? { ...a, revision: data.revision, appliedAt: data.appliedAt } : a)));
-        else if (name === "agent-join" || name === "agent-leave") void quiet(loadAgents());
+        else if (name === "ack") {
+          setAgents((list) => list.map((a) => (a.id === data.agent && data.revision > a.revision ? { ...a, revision: data.revision, appliedAt: data.appliedAt } : a)));
+          void quiet(loadHealth());
+        } else if (name === "agent-join" || name === "agent-leave") {
+          void quiet(loadAgents());
+          void quiet(loadHealth());
+        }
         else if (name === "cutover") setCutovers((list) => [data, ...list.filter((c) => c.id !== data.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt)));
       },
       (up) => {
@@ -80,9 +80,11 @@ function Dashboard({ token, me, onLogout }) {
       setNow(Date.now());
       void quiet(loadAgents());
     }, FLEET_REFRESH_MS);
+    const healthTick = setInterval(() => void quiet(loadHealth()), HEALTH_REFRESH_MS);
     return () => {
       ctl.abort();
       clearInterval(tick);
+      clearInterval(healthTick);
     };
   }, [token]);
 

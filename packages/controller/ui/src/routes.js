@@ -1,15 +1,6 @@
 import { useState } from "preact/hooks";
+import { HealthBadge, targetHealth } from "./health.js";
 import { html, poolsOf, upstreamText } from "./html.js";
-
-/** A target's health as the health endpoint reports it (its shape is read loosely: it may grow). */
-function healthOf(report, address) {
-  if (!report) return null;
-  const list = Array.isArray(report.targets) ? report.targets : report.targets && typeof report.targets === "object" ? Object.entries(report.targets).map(([a, t]) => ({ address: a, ...t })) : [];
-  const t = list.find((x) => x.address === address);
-  if (!t) return null;
-  if (typeof t.healthy === "boolean") return t.healthy ? "healthy" : "unhealthy";
-  return String(t.state ?? t.status ?? t.health ?? "unknown");
-}
 
 function Targets({ state, upstream, health }) {
   const pools = poolsOf(upstream);
@@ -17,8 +8,8 @@ function Targets({ state, upstream, health }) {
   return html`<ul class="targets">
     ${pools.flatMap((p) =>
       (state.pools[p]?.targets ?? []).map((t) => {
-        const h = healthOf(health.get(p), t.address);
-        return html`<li key=${p + t.address}><span class="pool">${p}</span> <code>${t.address}</code>${h ? html` <span class=${`badge health-${h}`}>${h}</span>` : null}</li>`;
+        const report = health.get(p);
+        return html`<li key=${p + t.address} data-target=${t.address}><span class="pool">${p}</span> <code>${t.address}</code>${report ? html` <${HealthBadge} summary=${targetHealth(report, t.address)} />` : null}</li>`;
       }),
     )}
   </ul>`;
@@ -49,7 +40,7 @@ function SwitchControl({ host, route, pools, ask, api }) {
   </form>`;
 }
 
-/** Routes: host, upstream, the pool targets (with health once the controller reports it). */
+/** Routes: host, upstream, the pool targets (each with its health across agents). */
 export function Routes({ state, health, canWrite, ask, api }) {
   const hosts = Object.keys(state.routes).sort();
   const pools = Object.keys(state.pools).sort();
