@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { reconnectDelay } from "@switchyard/shared";
+import { HANDSHAKE_UNANSWERED, reconnectDelay, redisCause } from "@switchyard/shared";
 import type { AgentConfig } from "./config.js";
 
 /**
@@ -96,25 +96,8 @@ export function edgeConnections(target: RedisTarget, log: Logger): { command: Re
   return { command, read: command, subscriber: subscriberConnection(target, log), stats: statsConnection(target, log) };
 }
 
-export const HANDSHAKE_UNANSWERED = "timeout: Redis accepted the connection but did not answer its handshake (hung or overloaded?)";
-
-/** Consequences of a failure, not causes: they would mask the cause they follow. */
-const CONSEQUENCES = [/^Connection is closed/, /^Stream isn't writeable/];
-const MAX_CAUSE = 300;
-
-/**
- * Why a connection failed, as an operator should read it: ECONNREFUSED, ETIMEDOUT, WRONGPASS and
- * NOAUTH come through in ioredis's own words (with a hint for the auth ones); a handshake that got
- * no reply says so. null for errors that only follow from an earlier cause.
- */
-export function redisCause(err: Error): string | null {
-  const m = err.message;
-  if (CONSEQUENCES.some((re) => re.test(m))) return null;
-  // The only command a connection-level error reports a timeout for is its handshake (AUTH, INFO).
-  if (m === "Command timed out") return HANDSHAKE_UNANSWERED;
-  const hint = /^(WRONGPASS|NOAUTH)/.test(m) ? " (check the password in REDIS_URL)" : "";
-  return (m.length > MAX_CAUSE ? `${m.slice(0, MAX_CAUSE - 1)}…` : m) + hint;
-}
+// Shared with the controller, so both processes name causes the same way.
+export { HANDSHAKE_UNANSWERED, redisCause };
 
 /**
  * The current failure cause of each of a few connections, logged once per change of cause (not

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { Redis } from "ioredis";
+import { connectionCause } from "../redis.js";
 import { accepts } from "./query.js";
 
 const READY_TIMEOUT_MS = 1000;
@@ -19,7 +20,10 @@ export function healthApi({ redis }: { redis: Redis }): Router {
       await Promise.race([redis.ping(), timeout]);
       res.json({ status: "ready" });
     } catch {
-      res.status(503).json({ error: "not_ready", message: "Redis is not answering" });
+      // The driver's cause (ECONNREFUSED, WRONGPASS, ...) when the connection has one.
+      // Unauthenticated: the cause without Redis's address (the log has it).
+      const cause = connectionCause(redis)?.replace(/\s*\[?[0-9a-fA-F.:]+\]?:\d+\b/g, "") ?? null;
+      res.status(503).json({ error: "not_ready", message: `Redis is not answering${cause === null ? " within 1 s" : `: ${cause}`}` });
     } finally {
       clearTimeout(timer);
     }

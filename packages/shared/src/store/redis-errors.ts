@@ -78,3 +78,25 @@ export function redisFailure(err: unknown): RedisFailure | undefined {
   if ((typeof code === "string" && SYSTEM_CODES.has(code)) || LINK_DOWN.test(err.message)) return { kind: "unreachable", detail };
   return undefined;
 }
+
+/** What a connection-level error says when Redis accepted the TCP connection but never answered its handshake. */
+export const HANDSHAKE_UNANSWERED = "timeout: Redis accepted the connection but did not answer its handshake (hung or overloaded?)";
+
+/** Consequences of a failure, not causes: they would mask the cause they follow. */
+const CONSEQUENCES = [/^Connection is closed/, /^Stream isn't writeable/];
+const MAX_CAUSE = 300;
+
+/**
+ * Why a connection failed, as an operator should read it (a connection's `error` event): ECONNREFUSED,
+ * ETIMEDOUT, WRONGPASS and NOAUTH come through in ioredis's own words (with a hint for the auth
+ * ones); a handshake that got no reply says so. null for errors that only follow from an earlier
+ * cause. Used by the agent's and the controller's connection factories for logs and lastError.
+ */
+export function redisCause(err: Error): string | null {
+  const m = err.message;
+  if (CONSEQUENCES.some((re) => re.test(m))) return null;
+  // The only command a connection-level error reports a timeout for is its handshake (AUTH, INFO).
+  if (m === "Command timed out") return HANDSHAKE_UNANSWERED;
+  const hint = /^(WRONGPASS|NOAUTH)/.test(m) ? " (check the password in REDIS_URL)" : "";
+  return (m.length > MAX_CAUSE ? `${m.slice(0, MAX_CAUSE - 1)}…` : m) + hint;
+}
