@@ -37,6 +37,7 @@ const MAYBE_WRITTEN = "a write that timed out may or may not have been applied, 
 const REDIS_ANSWERS: Record<RedisFailureKind, { status: number; code: string; message: string; retry: boolean }> = {
   unreachable: { status: 503, code: "redis_unavailable", message: `Redis is unreachable or not answering; ${MAYBE_WRITTEN}`, retry: true },
   timeout: { status: 503, code: "redis_unavailable", message: `Redis is unreachable or not answering; ${MAYBE_WRITTEN}`, retry: true },
+  late: { status: 503, code: "redis_unavailable", message: "Redis answered after the write's deadline (hung or overloaded); nothing was written", retry: true },
   loading: { status: 503, code: "redis_unavailable", message: "Redis is loading its data after a restart; nothing was written, retry shortly", retry: true },
   busy: { status: 503, code: "redis_unavailable", message: "Redis is busy running a script and answers nothing else; nothing was written", retry: true },
   readonly: { status: 503, code: "redis_unavailable", message: "Redis is a read-only replica (a failover under way, or REDIS_URL names a replica); nothing was written", retry: true },

@@ -21,11 +21,16 @@ ARGV[7] op count n; then op i occupies ARGV[8+4(i-1) .. 11+4(i-1)]:
         key (pool name, host, or "" for the default),
         value JSON ("" for deletes and for a null default),
         refs (space-separated pool names the value names; "" for none)
-ARGV[8+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
+ARGV[8+4n] deadline: Unix ms (client clock) after which the write must not happen, or "" for
+        none. The client sets it to its send time plus its command timeout: a write that reaches
+        a hung Redis after the client answered 503 changes nothing (checked by Redis TIME, so it
+        assumes the clocks agree, as they do on one host or under NTP to well under a second)
+ARGV[9+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
         entry and in every audit record of this revision
 
 Returns one of
   {"ok", rev, at_ms}
+  {"late", now_ms, deadline_ms}   (checked first: nothing read, nothing written)
   {"rev_mismatch", current_rev}
   {"missing_pool", op_index, pool}
   {"pool_in_use", op_index, pool, referrers}
@@ -37,13 +42,19 @@ array holding, for op i, the value its key had just before op i ran (null when a
 ops n..1 in that order gives back the state before the revision exactly (rollback relies on it).
 ]]
 
+local n = tonumber(ARGV[7])
+local deadline = ARGV[8 + 4 * n] or ''
+local note = ARGV[9 + 4 * n] or ''
+if deadline ~= '' then
+  local now = redis.call('TIME')
+  local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  if nowMs > tonumber(deadline) then return {'late', nowMs, tonumber(deadline)} end
+end
+
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then
   return {'rev_mismatch', current}
 end
-
-local n = tonumber(ARGV[7])
-local note = ARGV[8 + 4 * n] or ''
 
 -- Overlays: what the state will be after the ops checked so far. false means deleted.
 local vals = {}    -- "pool:"..name / "route:"..host / "default" -> JSON or false

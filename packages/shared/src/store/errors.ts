@@ -20,3 +20,18 @@ export class CorruptState extends Error {
     this.name = "CorruptState";
   }
 }
+
+/**
+ * write.lua found Redis's clock past the write's deadline (the client's send time plus its command
+ * timeout): the client has given up on it already, so nothing was written. A hung Redis, not a
+ * refusal of the ops: retrying is safe.
+ */
+export class LateWrite extends Error {
+  constructor(
+    readonly redisNowMs: number,
+    readonly deadlineMs: number,
+  ) {
+    super(`the write reached Redis ${redisNowMs - deadlineMs} ms after its deadline; nothing was written`);
+    this.name = "LateWrite";
+  }
+}

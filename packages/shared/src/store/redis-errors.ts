@@ -1,3 +1,5 @@
+import { LateWrite } from "./errors.js";
+
 /**
  * What went wrong with Redis, read from an ioredis error: connection-level failures (plain
  * errors with a system code or ioredis's own messages) and the server's refusals (ReplyError,
@@ -9,6 +11,8 @@ export type RedisFailureKind =
   | "unreachable"
   /** The command got no answer in time (a hung or SIGSTOPped server keeps the socket open). */
   | "timeout"
+  /** A write reached Redis after its deadline and was refused by write.lua (LateWrite): nothing written. */
+  | "late"
   /** Redis is loading its dataset after a restart (LOADING). */
   | "loading"
   /** A script or function is running past the busy threshold (BUSY). */
@@ -61,6 +65,7 @@ const firstLine = (s: string) => (s.split("\n")[0] ?? "").replace(/\s+script: .*
 /** Classifies an error from an ioredis call; undefined when it does not come from Redis. */
 export function redisFailure(err: unknown): RedisFailure | undefined {
   if (!(err instanceof Error)) return undefined;
+  if (err instanceof LateWrite) return { kind: "late", detail: err.message };
   const detail = firstLine(err.message);
   if (err.name === "ReplyError") {
     const code = err.message.split(/\s/, 1)[0] ?? "";
