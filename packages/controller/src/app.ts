@@ -19,6 +19,8 @@ import { openapiApi } from "./http/openapi.js";
 import { readApi } from "./http/read-api.js";
 import { seedApi, seedMethodGuard } from "./http/seed-api.js";
 import { stateApi } from "./http/state-api.js";
+import { storeCheckApi } from "./http/store-check-api.js";
+import type { StoreGuard } from "./store/guard.js";
 import type { ControllerMetrics } from "./metrics.js";
 
 export interface AppDeps {
@@ -31,6 +33,7 @@ export interface AppDeps {
   writer: StoreWriter;
   history: StoreHistory;
   metrics: ControllerMetrics;
+  guard: StoreGuard;
   tokens: Token[];
   log: Logger;
 }
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(agentsApi(deps));
   app.use(cutoversApi(deps));
   app.use(seedApi(deps));
+  app.use(storeCheckApi(deps));
   app.use((req, _res, next) => next(new ApiError(404, "not_found", `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -7,3 +7,4 @@ export { createCutoverQueue, type CutoverJob } from "./cutover/queue.js";
 export { createLogger } from "./logger.js";
 export { ControllerMetrics, MeteredWriter } from "./metrics.js";
 export { ApplyTimer } from "./fleet/apply-timer.js";
+export { StoreGuard } from "./store/guard.js";

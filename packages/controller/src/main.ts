@@ -10,6 +10,8 @@ import { AckWatcher } from "./fleet/acks.js";
 import { ApplyTimer } from "./fleet/apply-timer.js";
 import { createLogger } from "./logger.js";
 import { ControllerMetrics, MeteredWriter } from "./metrics.js";
+import { startupEvictionProblem } from "./store/memory.js";
+import { StoreGuard } from "./store/guard.js";
 import { ackSubscriberConnection, commandConnection, queueConnection, workerConnection } from "./redis.js";
 
 // The composition root: parse config, open the Redis connections, build dependencies, listen, stop on signals.
@@ -39,7 +41,16 @@ const queue = createCutoverQueue(queueConn, queueOpts);
 const workerId = `${hostname()}:${process.pid}`;
 const runnerDeps = { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs };
 const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id, runnerDeps), giveUpCutover(repo), log);
-const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: config.tokens, log });
+const guard = new StoreGuard(redis, keys, log);
+const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, guard, tokens: config.tokens, log });
+
+// An evicting Redis would delete the fleet's keys silently: refuse to start on one (memory.ts).
+const evicting = await startupEvictionProblem(redis);
+if (evicting) {
+  process.stderr.write(`switchyard-controller: ${evicting}\n`);
+  for (const c of connections) c.disconnect();
+  process.exit(2);
+}
 
 const server = app.listen(config.port, config.host);
 await once(server, "listening");

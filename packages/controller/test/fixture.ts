@@ -13,6 +13,7 @@ import { CutoverRepo } from "../src/cutover/repo.js";
 import { AckWatcher } from "../src/fleet/acks.js";
 import { ApplyTimer } from "../src/fleet/apply-timer.js";
 import { ControllerMetrics, MeteredWriter } from "../src/metrics.js";
+import { StoreGuard } from "../src/store/guard.js";
 import { ackSubscriberConnection, commandConnection, queueConnection } from "../src/redis.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
@@ -54,7 +55,8 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   const acks = new AckWatcher(ackSub, redis, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
   const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
   const writer = new MeteredWriter(redis, keys, MIN_LOG_CAP, 10_000, metrics);
-  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: TOKENS, log });
+  const guard = new StoreGuard(redis, keys, log);
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, guard, tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };

@@ -14,6 +14,7 @@ const procs: Proc[] = [];
 before(async () => {
   live = await startRedis();
   admin = new Redis(live.url);
+  admin.on("error", () => undefined);
   await admin.config("SET", "requirepass", "right-password");
 });
 after(async () => {
@@ -80,4 +81,23 @@ test("a wrong password: the controller's log and /readyz and the agent's log and
 
 test("no password where one is required: both processes say NOAUTH", async () => {
   await assertSaysWhy(live.url, /NOAUTH/);
+});
+
+test("a controller refuses to start on a Redis whose maxmemory-policy evicts keys, and says why", async () => {
+  const evicting = await startRedis();
+  const a = new Redis(evicting.url);
+  a.on("error", () => undefined);
+  try {
+    await a.config("SET", "maxmemory-policy", "allkeys-lru");
+    const controller = spawnNode("controller", ["packages/controller/dist/main.js"], {
+      REDIS_URL: evicting.url, SWITCHYARD_PREFIX: randomPrefix(), CONTROLLER_PORT: String(await freePort()), SWITCHYARD_TOKENS: "t:write:0123456789abcdef0123",
+    });
+    procs.push(controller);
+    await waitFor(() => controller.child.exitCode !== null, { timeoutMs: 20_000, what: `controller exit; output: ${controller.output()}` });
+    assert.equal(controller.child.exitCode, 2);
+    assert.match(controller.output(), /maxmemory-policy is 'allkeys-lru'.*would delete.*noeviction/);
+  } finally {
+    a.disconnect();
+    await evicting.stop();
+  }
 });

@@ -82,9 +82,20 @@ export const CutoverAccepted = z.strictObject({ id: z.string(), state: z.string(
 
 export const Health = z.strictObject({ status: z.string() });
 
+export const StoreCheck = z.strictObject({
+  ok: z.boolean().meta({ description: "true: every entry is valid; false: writes are refused (503 corrupt_state) and /readyz is 503" }),
+  total: z.int().min(0).meta({ description: "invalid entries found (problems lists the first 100)" }),
+  problems: z.array(z.strictObject({
+    key: z.string().meta({ description: "the Redis key, such as {switchyard}:routes" }),
+    field: z.string().optional().meta({ description: "the hash field (host or pool name) when one entry of a hash is bad" }),
+    message: z.string(),
+  })),
+  checkedAt: Time,
+});
+
 /** Every named schema, as it appears under components.schemas. */
 export const COMPONENTS = {
   Upstream, Pool, Route, Op, DefaultBody, ChangesBody, StateBody, RollbackBody, CutoverRequest,
   ApiError: ApiErrorBody, DiffEntry, WriteAnswer, SwitchAnswer, ConvergeAnswer, DryRunAnswer, StateView, PoolView, RouteView,
-  AuditEntry, AgentView, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health,
+  AuditEntry, AgentView, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, StoreCheck,
 } as const;
