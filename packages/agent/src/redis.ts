@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { HANDSHAKE_UNANSWERED, reconnectDelay, redisCause } from "@switchyard/shared";
+import { HANDSHAKE_UNANSWERED, dialRedis, reconnectDelay, redisCause, urlTarget, type RedisTarget } from "@switchyard/shared";
 import type { AgentConfig } from "./config.js";
 
 /**
@@ -14,12 +14,10 @@ import type { AgentConfig } from "./config.js";
  * to the `read` and `subscriber` roles, while proofs stay on the primary.
  */
 
-/** Where the fleet's Redis is. Today a URL (password, db and TLS included). */
-export interface RedisTarget {
-  url: string;
-}
+/** Where the fleet's Redis is: a URL, or Sentinel (shared redis-target.ts). */
+export type { RedisTarget };
 
-export const redisTarget = (config: Pick<AgentConfig, "redisUrl">): RedisTarget => ({ url: config.redisUrl });
+export const redisTarget = (config: Pick<AgentConfig, "redisUrl"> & Partial<Pick<AgentConfig, "redis">>): RedisTarget => config.redis ?? urlTarget(config.redisUrl);
 
 /** A command that gets no reply in this long fails (a SIGSTOPped Redis keeps the socket open). */
 export const COMMAND_TIMEOUT_MS = 2000;
@@ -40,7 +38,7 @@ const BASE: RedisOptions = {
 };
 
 function open(target: RedisTarget, connectionName: string, options: RedisOptions, log: Logger): Redis {
-  const conn = new Redis(target.url, { ...BASE, ...options, connectionName });
+  const conn = dialRedis(target, { ...BASE, ...options, connectionName });
   // Every retry's error, for debugging; the role's owner reports causes once (ConnectionTrouble).
   conn.on("error", (err: Error) => log.debug({ conn: connectionName, err: err.message }, "redis error"));
   return conn;

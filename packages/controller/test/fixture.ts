@@ -3,7 +3,7 @@ import { after, before, beforeEach } from "node:test";
 import type { Express } from "express";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, StoreHistory, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
+import { MIN_LOG_CAP, StoreHistory, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys, type RedisTarget } from "@switchyard/shared";
 import { randomPrefix, startRedis, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
@@ -41,9 +41,9 @@ export interface Fixture {
 }
 
 /** An app on a fresh random prefix, wired exactly like main.ts wires it (no cutover worker: tests run cutovers themselves). */
-export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixture {
+export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500, target: RedisTarget = urlTarget(server.url)): Fixture {
   const log = pino({ level: "silent" });
-  const settings = { target: urlTarget(server.url), commandTimeoutMs };
+  const settings = { target, commandTimeoutMs };
   const redis = commandConnection(settings, log);
   const ackSub = ackSubscriberConnection(settings, log);
   const queueConn = queueConnection(settings, log);
