@@ -54,6 +54,8 @@ const Env = z.object({
   CUTOVER_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(10_000),
   /** How often a cutover reads the edges' traffic counters and the operator's controls. */
   CUTOVER_SAMPLE_MS: z.coerce.number().int().min(100).max(10_000).default(1000),
+  /** Default 0 (off): replicas that must confirm each write (Redis WAIT) before it answers 200; else 503 replication_timeout. */
+  SWITCHYARD_MIN_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   LOG_LEVEL: LogLevelEnv,
 });
 
@@ -68,6 +70,7 @@ export type ControllerConfig = {
   redisCommandTimeoutMs: number;
   cutoverLockMs: number;
   cutoverSampleMs: number;
+  minReplicas: number;
   logLevel: string;
 };
 
@@ -89,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     cutoverLockMs: e.CUTOVER_LOCK_MS,
     cutoverSampleMs: e.CUTOVER_SAMPLE_MS,
+    minReplicas: e.SWITCHYARD_MIN_REPLICAS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -34,7 +34,7 @@ const reader = new StoreReader(redis, keys);
 const history = new StoreHistory(redis, keys, reader);
 const repo = new CutoverRepo(redis, keys);
 const metrics = new ControllerMetrics({ reader, redis, keys, repo, log });
-const writer = new MeteredWriter(redis, keys, config.logCap, config.auditCap, metrics);
+const writer = new MeteredWriter(redis, keys, config.logCap, config.auditCap, metrics, config.minReplicas);
 const acks = new AckWatcher(ackSub, redis, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
 const queueOpts = { keys, lockMs: config.cutoverLockMs };
 const queue = createCutoverQueue(queueConn, queueOpts);

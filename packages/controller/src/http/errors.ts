@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
 import { CorruptEntries } from "../store/guard.js";
+import { ReplicationShort } from "@switchyard/shared";
 import { CorruptState, ValidationError, WriteRefused, redisFailure, type RedisFailureKind } from "@switchyard/shared";
 
 /** Every error a client sees: a status and JSON `{ error, message, field? }`, never a stack trace. */
@@ -73,6 +74,7 @@ function toApiError(err: unknown, log: Logger): ApiError {
   if (e?.type === "entity.parse.failed") return new ApiError(400, "invalid_json", "the body is not valid JSON");
   if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new ApiError(415, "unsupported_media_type", "the body must be UTF-8 JSON");
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ApiError(e.status, "bad_request", "the request could not be read");
+  if (err instanceof ReplicationShort) return new ApiError(503, "replication_timeout", `${err.message}. Read the revision before retrying`, undefined, { "Retry-After": "1" });
   if (err instanceof CorruptEntries) return new ApiError(503, "corrupt_state", `${err.message}; fix or delete them (GET /v1/store/check lists them); nothing was written`);
   if (err instanceof CorruptState) {
     log.error({ err }, "state in Redis fails validation");

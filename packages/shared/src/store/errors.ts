@@ -35,3 +35,19 @@ export class LateWrite extends Error {
     this.name = "LateWrite";
   }
 }
+
+/**
+ * SWITCHYARD_MIN_REPLICAS: the revision is committed on the primary, but fewer replicas than
+ * required confirmed it (Redis WAIT) in time, so a failover now could lose it.
+ */
+export class ReplicationShort extends Error {
+  constructor(
+    readonly revision: number,
+    readonly confirmed: number,
+    readonly required: number,
+    readonly waitedMs: number,
+  ) {
+    super(`revision ${revision} is written on the primary, but only ${confirmed} of ${required} replicas confirmed it within ${waitedMs} ms: a failover now could lose it`);
+    this.name = "ReplicationShort";
+  }
+}

@@ -32,7 +32,7 @@ const errors = (...statuses: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: "invalid, invalid_json or unknown_parameter", 401: "unauthorized", 403: "forbidden: a read token on a write", 404: "not_found or unknown_host",
   405: "method_not_allowed", 409: "conflict or history_trimmed", 412: "precondition_failed: If-Match differs", 413: "payload_too_large",
-  415: "unsupported_media_type", 500: "corrupt_state or redis_error", 503: "redis_unavailable, store_full (Redis out of memory) or corrupt_state (invalid entries in Redis; writes)",
+  415: "unsupported_media_type", 500: "corrupt_state or redis_error", 503: "redis_unavailable, store_full (Redis out of memory) or corrupt_state (invalid entries in Redis; writes) or replication_timeout (SWITCHYARD_MIN_REPLICAS: written on the primary, not confirmed by enough replicas)",
 };
 const READ_ERRORS = errors(400, 401, 404, 500, 503);
 const WRITE_ERRORS = errors(400, 401, 403, 404, 409, 412, 413, 415, 500, 503);
