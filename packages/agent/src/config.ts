@@ -1,6 +1,6 @@
 import { availableParallelism, hostname } from "node:os";
 import { z } from "zod";
-import { AgentId, ConfigError, LogLevelEnv, PrefixEnv, RedisUrlEnv, envProblems } from "@switchyard/shared";
+import { AgentId, ConfigError, LogLevelEnv, PrefixEnv, RedisEnv, envProblems, redisTarget } from "@switchyard/shared";
 
 export { ConfigError };
 
@@ -22,7 +22,8 @@ const ENGINE_RETIRED = "h1 is the only engine (undici and http-proxy were retire
 
 const Env = z
   .object({
-    REDIS_URL: RedisUrlEnv,
+    /** Where Redis is: REDIS_URL, or Sentinel (shared redis-target.ts). */
+    ...RedisEnv,
     SWITCHYARD_PREFIX: PrefixEnv,
     /** Defaults to `<hostname>:<AGENT_PORT>`, unique per machine and port. */
     AGENT_ID: AgentId.optional(),
@@ -103,6 +104,8 @@ export type AgentConfig = ReturnType<typeof shape>;
 function shape(e: z.output<typeof Env>) {
   return {
     redisUrl: e.REDIS_URL,
+    /** Where Redis is, Sentinel included (shared redis-target.ts). */
+    redis: redisTarget(e),
     prefix: e.SWITCHYARD_PREFIX,
     id: e.AGENT_ID ?? `${hostname()}:${e.AGENT_PORT}`,
     host: e.AGENT_HOST,

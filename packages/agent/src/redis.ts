@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { reconnectDelay } from "@switchyard/shared";
+import { HANDSHAKE_UNANSWERED, dialRedis, reconnectDelay, redisCause, urlTarget, type RedisTarget } from "@switchyard/shared";
 import type { AgentConfig } from "./config.js";
 
 /**
@@ -14,12 +14,10 @@ import type { AgentConfig } from "./config.js";
  * to the `read` and `subscriber` roles, while proofs stay on the primary.
  */
 
-/** Where the fleet's Redis is. Today a URL (password, db and TLS included). */
-export interface RedisTarget {
-  url: string;
-}
+/** Where the fleet's Redis is: a URL, or Sentinel (shared redis-target.ts). */
+export type { RedisTarget };
 
-export const redisTarget = (config: Pick<AgentConfig, "redisUrl">): RedisTarget => ({ url: config.redisUrl });
+export const redisTarget = (config: Pick<AgentConfig, "redisUrl"> & Partial<Pick<AgentConfig, "redis">>): RedisTarget => config.redis ?? urlTarget(config.redisUrl);
 
 /** A command that gets no reply in this long fails (a SIGSTOPped Redis keeps the socket open). */
 export const COMMAND_TIMEOUT_MS = 2000;
@@ -42,7 +40,7 @@ const BASE: RedisOptions = {
 };
 
 function open(target: RedisTarget, connectionName: string, options: RedisOptions, log: Logger): Redis {
-  const conn = new Redis(target.url, { ...BASE, ...options, connectionName });
+  const conn = dialRedis(target, { ...BASE, ...options, connectionName });
   // Every retry's error, for debugging; the role's owner reports causes once (ConnectionTrouble).
   conn.on("error", (err: Error) => log.debug({ conn: connectionName, err: err.message }, "redis error"));
   return conn;
@@ -98,25 +96,8 @@ export function edgeConnections(target: RedisTarget, log: Logger): { command: Re
   return { command, read: command, subscriber: subscriberConnection(target, log), stats: statsConnection(target, log) };
 }
 
-export const HANDSHAKE_UNANSWERED = "timeout: Redis accepted the connection but did not answer its handshake (hung or overloaded?)";
-
-/** Consequences of a failure, not causes: they would mask the cause they follow. */
-const CONSEQUENCES = [/^Connection is closed/, /^Stream isn't writeable/];
-const MAX_CAUSE = 300;
-
-/**
- * Why a connection failed, as an operator should read it: ECONNREFUSED, ETIMEDOUT, WRONGPASS and
- * NOAUTH come through in ioredis's own words (with a hint for the auth ones); a handshake that got
- * no reply says so. null for errors that only follow from an earlier cause.
- */
-export function redisCause(err: Error): string | null {
-  const m = err.message;
-  if (CONSEQUENCES.some((re) => re.test(m))) return null;
-  // The only command a connection-level error reports a timeout for is its handshake (AUTH, INFO).
-  if (m === "Command timed out") return HANDSHAKE_UNANSWERED;
-  const hint = /^(WRONGPASS|NOAUTH)/.test(m) ? " (check the password in REDIS_URL)" : "";
-  return (m.length > MAX_CAUSE ? `${m.slice(0, MAX_CAUSE - 1)}…` : m) + hint;
-}
+// Shared with the controller, so both processes name causes the same way.
+export { HANDSHAKE_UNANSWERED, redisCause };
 
 /**
  * The current failure cause of each of a few connections, logged once per change of cause (not

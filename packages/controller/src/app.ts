@@ -23,6 +23,8 @@ import { readApi } from "./http/read-api.js";
 import { seedApi, seedMethodGuard } from "./http/seed-api.js";
 import { stateApi } from "./http/state-api.js";
 import { storeApi } from "./http/store-api.js";
+import { storeCheckApi } from "./http/store-check-api.js";
+import type { StoreGuard } from "./store/guard.js";
 import type { ControllerMetrics } from "./metrics.js";
 
 export interface AppDeps {
@@ -36,6 +38,7 @@ export interface AppDeps {
   history: StoreHistory;
   metrics: ControllerMetrics;
   events: EventHub;
+  guard: StoreGuard;
   tokens: Token[];
   log: Logger;
 }
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(cutoversApi(deps));
   app.use(seedApi(deps));
   app.use(storeApi(deps));
+  app.use(storeCheckApi(deps));
   app.use((req, _res, next) => next(new ApiError(404, "not_found", `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

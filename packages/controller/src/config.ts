@@ -60,6 +60,8 @@ const Env = z.object({
    * watchdog reads the store's epoch every second), so the default 1500 hears a healthy fleet.
    */
   STORE_GATHER_MS: z.coerce.number().int().min(0).max(60_000).default(1500),
+  /** Default 0 (off): replicas that must confirm each write (Redis WAIT) before it answers 200; else 503 replication_timeout. */
+  SWITCHYARD_MIN_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   LOG_LEVEL: LogLevelEnv,
 });
 
@@ -75,6 +77,7 @@ export type ControllerConfig = {
   cutoverLockMs: number;
   cutoverSampleMs: number;
   storeGatherMs: number;
+  minReplicas: number;
   logLevel: string;
 };
 
@@ -97,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     cutoverLockMs: e.CUTOVER_LOCK_MS,
     cutoverSampleMs: e.CUTOVER_SAMPLE_MS,
     storeGatherMs: e.STORE_GATHER_MS,
+    minReplicas: e.SWITCHYARD_MIN_REPLICAS,
     logLevel: e.LOG_LEVEL,
   };
 }

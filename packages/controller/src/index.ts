@@ -8,3 +8,4 @@ export { createLogger } from "./logger.js";
 export { ControllerMetrics, MeteredWriter } from "./metrics.js";
 export { ApplyTimer } from "./fleet/apply-timer.js";
 export { EventHub, type HubOptions } from "./events/hub.js";
+export { StoreGuard } from "./store/guard.js";

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { hostname } from "node:os";
 import { StoreHistory, StoreLineage, StoreReader, buildKeys, describeTarget } from "@switchyard/shared";
-import { StoreGuard } from "./fleet/store-guard.js";
+import { LineageGuard } from "./fleet/lineage-guard.js";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createCutoverQueue, createCutoverWorker } from "./cutover/queue.js";
@@ -12,6 +12,8 @@ import { ApplyTimer } from "./fleet/apply-timer.js";
 import { createLogger } from "./logger.js";
 import { ControllerMetrics, MeteredWriter } from "./metrics.js";
 import { EventHub } from "./events/hub.js";
+import { startupEvictionProblem } from "./store/memory.js";
+import { StoreGuard } from "./store/guard.js";
 import { ackSubscriberConnection, commandConnection, eventsSubscriberConnection, queueConnection, workerConnection } from "./redis.js";
 
 // The composition root: parse config, open the Redis connections, build dependencies, listen, stop on signals.
@@ -34,7 +36,7 @@ const reader = new StoreReader(redis, keys);
 const history = new StoreHistory(redis, keys, reader);
 const repo = new CutoverRepo(redis, keys);
 const metrics = new ControllerMetrics({ reader, redis, keys, repo, log });
-const writer = new MeteredWriter(redis, keys, config.logCap, config.auditCap, metrics);
+const writer = new MeteredWriter(redis, keys, config.logCap, config.auditCap, metrics, config.minReplicas);
 const acks = new AckWatcher(ackSub, redis, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
 const queueOpts = { keys, lockMs: config.cutoverLockMs };
 const queue = createCutoverQueue(queueConn, queueOpts);
@@ -42,11 +44,20 @@ const workerId = `${hostname()}:${process.pid}`;
 const runnerDeps = { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs };
 const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id, runnerDeps), giveUpCutover(repo), log);
 const events = new EventHub(eventsSub, redis, keys, repo, log);
-const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, tokens: config.tokens, log });
+const guard = new StoreGuard(redis, keys, log);
+const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, guard, tokens: config.tokens, log });
+
+// An evicting Redis would delete the fleet's keys silently: refuse to start on one (memory.ts).
+const evicting = await startupEvictionProblem(redis);
+if (evicting) {
+  process.stderr.write(`switchyard-controller: ${evicting}\n`);
+  for (const c of connections) c.disconnect();
+  process.exit(2);
+}
 
 // The store's lineage: noted for the writer, and restored from the fleet's offers when lost.
-const guard = new StoreGuard({ redis, keys, reader, writer, lineage: new StoreLineage(redis, keys), log, intervalMs: 250, gatherMs: config.storeGatherMs });
-guard.start();
+const lineage = new LineageGuard({ redis, keys, reader, writer, lineage: new StoreLineage(redis, keys), log, intervalMs: 250, gatherMs: config.storeGatherMs });
+lineage.start();
 
 const server = app.listen(config.port, config.host);
 await once(server, "listening");
@@ -62,7 +73,7 @@ function shutdown(signal: string): void {
     await worker.close();
     await queue.close().catch(() => undefined);
     acks.close();
-    guard.stop();
+    lineage.stop();
     for (const c of connections) c.disconnect();
     process.exit(0);
   };

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { StoreWriter, ValidationError, WriteRefused, type Keys, type Op, type StoreReader, type WriteOptions, type WriteResult } from "@switchyard/shared";
+import { ReplicationShort, StoreWriter, ValidationError, WriteRefused, type Keys, type Op, type StoreReader, type WriteOptions, type WriteResult } from "@switchyard/shared";
 import type { CutoverRepo } from "./cutover/repo.js";
 import { TERMINAL } from "./cutover/spec.js";
 import { listAgents } from "./fleet/agents.js";
@@ -70,18 +70,31 @@ export class ControllerMetrics {
 
 /** The store writer with every write counted by outcome: API writes and cutover steps alike. */
 export class MeteredWriter extends StoreWriter {
-  constructor(redis: Redis, keys: Keys, logCap: number, auditCap: number, private readonly metrics: ControllerMetrics) {
-    super(redis, keys, logCap, auditCap);
+  /** `minReplicas` (SWITCHYARD_MIN_REPLICAS): replicas that must confirm a revision (WAIT) before it is reported written. */
+  constructor(private readonly conn: Redis, keys: Keys, logCap: number, auditCap: number, private readonly metrics: ControllerMetrics, private readonly minReplicas = 0) {
+    super(conn, keys, logCap, auditCap);
   }
 
   override async write(ops: Op[], opts: WriteOptions): Promise<WriteResult> {
     try {
       const result = await super.write(ops, opts);
+      if (this.minReplicas > 0) await this.replicated(result.revision);
       this.metrics.writes.inc({ result: "committed" });
       return result;
     } catch (err) {
       this.metrics.writes.inc({ result: err instanceof WriteRefused || err instanceof ValidationError ? "refused" : "failed" });
       throw err;
     }
+  }
+
+  /**
+   * WAIT on the connection that wrote: Redis answers once `minReplicas` replicas acknowledged every
+   * write this connection sent, or after the timeout with how many did. The timeout stays under the
+   * command timeout so WAIT's own answer arrives (throws ReplicationShort, answered 503).
+   */
+  private async replicated(revision: number): Promise<void> {
+    const timeout = Math.max(100, (this.conn.options.commandTimeout ?? 1500) - 300);
+    const confirmed = Number(await this.conn.wait(this.minReplicas, timeout));
+    if (confirmed < this.minReplicas) throw new ReplicationShort(revision, confirmed, this.minReplicas, timeout);
   }
 }

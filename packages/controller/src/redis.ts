@@ -1,6 +1,6 @@
 import type { Redis, RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { dialRedis, type RedisTarget } from "@switchyard/shared";
+import { dialRedis, redisCause, type RedisTarget } from "@switchyard/shared";
 
 /**
  * The controller's only Redis connection factory: one function per connection role. Where Redis
@@ -20,16 +20,27 @@ export interface RedisSettings {
 // CLIENT LIST, so an operator can tell the controller's connections apart.
 const common = (role: string): RedisOptions => ({ keepAlive: 1000, connectTimeout: 2000, connectionName: `switchyard-controller:${role}` });
 
-/** Logs the first error of an outage at warn and the recovery at info: one pair per outage, not one line per retry. */
+const causes = new WeakMap<Redis, string>();
+
+/**
+ * Why a connection is down, in the driver's words (ECONNREFUSED, WRONGPASS, NOAUTH, a handshake
+ * timeout), or null while it is up. /readyz repeats it, so an operator need not grep the log.
+ */
+export const connectionCause = (redis: Redis): string | null => causes.get(redis) ?? null;
+
+/**
+ * Logs each change of failure cause at warn (once, not once per retry) and the recovery at info.
+ * Errors that only follow from an earlier cause ("Connection is closed") are not causes.
+ */
 function watched(redis: Redis, role: string, log: Logger): Redis {
-  let down = false;
   redis.on("error", (err: Error) => {
-    if (!down) log.warn({ role, err: err.message }, "redis connection error");
-    down = true;
+    const cause = redisCause(err);
+    if (cause === null || causes.get(redis) === cause) return;
+    causes.set(redis, cause);
+    log.warn({ role, cause }, `redis unreachable: ${cause}`);
   });
   redis.on("ready", () => {
-    if (down) log.info({ role }, "redis connection restored");
-    down = false;
+    if (causes.delete(redis)) log.info({ role }, "redis connection restored");
   });
   return redis;
 }

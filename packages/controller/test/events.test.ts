@@ -52,7 +52,7 @@ let server: Server;
 const streams: Stream[] = [];
 before(async () => {
   redis = await startRedis();
-  fx = makeFixture(redis, 1500, { agentPollMs: 100, heartbeatMs: 200 });
+  fx = makeFixture(redis, 1500, { hub: { agentPollMs: 100, heartbeatMs: 200 } });
   await readyRedis(fx.redis);
   server = fx.app.listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));

@@ -3,7 +3,7 @@ import { after, before, beforeEach } from "node:test";
 import type { Express } from "express";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { MIN_LOG_CAP, StoreHistory, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys } from "@switchyard/shared";
+import { MIN_LOG_CAP, StoreHistory, StoreReader, StoreWriter, buildKeys, urlTarget, type Keys, type RedisTarget } from "@switchyard/shared";
 import { randomPrefix, startRedis, type RedisHandle } from "@switchyard/testkit";
 import { createApp } from "../src/app.js";
 import type { Token } from "../src/config.js";
@@ -15,6 +15,7 @@ import { ApplyTimer } from "../src/fleet/apply-timer.js";
 import { ControllerMetrics, MeteredWriter } from "../src/metrics.js";
 import { ackSubscriberConnection, commandConnection, eventsSubscriberConnection, queueConnection } from "../src/redis.js";
 import { EventHub, type HubOptions } from "../src/events/hub.js";
+import { StoreGuard } from "../src/store/guard.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
 export const READ = "read-secret-0123456789abcdef";
@@ -42,9 +43,9 @@ export interface Fixture {
 }
 
 /** An app on a fresh random prefix, wired exactly like main.ts wires it (no cutover worker: tests run cutovers themselves). */
-export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500, hubOptions?: HubOptions): Fixture {
+export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500, extra: { hub?: HubOptions; target?: RedisTarget } = {}): Fixture {
   const log = pino({ level: "silent" });
-  const settings = { target: urlTarget(server.url), commandTimeoutMs };
+  const settings = { target: extra.target ?? urlTarget(server.url), commandTimeoutMs };
   const redis = commandConnection(settings, log);
   const ackSub = ackSubscriberConnection(settings, log);
   const queueConn = queueConnection(settings, log);
@@ -57,8 +58,9 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500, hubOpt
   const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
   const writer = new MeteredWriter(redis, keys, MIN_LOG_CAP, 10_000, metrics);
   const eventsSub = eventsSubscriberConnection(settings, log);
-  const events = new EventHub(eventsSub, redis, keys, repo, log, hubOptions);
-  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, tokens: TOKENS, log });
+  const events = new EventHub(eventsSub, redis, keys, repo, log, extra.hub);
+  const guard = new StoreGuard(redis, keys, log);
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, guard, tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };

@@ -123,5 +123,13 @@ describe("GET /v1/openapi.json", () => {
     await call("/_switch_upstream", "post", request(app).post("/_switch_upstream?host=typo.com&upstream=blue").set(auth()));
     await call("/v1/rollback", "post", request(app).post("/v1/rollback").set(auth()).send({ to: 99 }));
     await call("/v1/changes", "post", request(app).post("/v1/changes").set(auth()).set("Content-Type", "text/plain").send("x"));
+    // The store's health: ready, then an invalid entry (the check runs fresh and primes readiness and writes).
+    await call("/readyz", "get", request(app).get("/readyz").expect(200));
+    await call("/v1/store/check", "get", request(app).get("/v1/store/check").set(auth(READ)).expect(200));
+    await fx.redis.hset(fx.keys.routes, "bad.local", "{not json");
+    await call("/v1/store/check", "get", request(app).get("/v1/store/check").set(auth(READ)).expect(200));
+    await call("/readyz", "get", request(app).get("/readyz").expect(503));
+    await call("/v1/routes/{host}", "put", request(app).put("/v1/routes/z.com").set(auth()).send({ upstream: "blue" }).expect(503));
+    await fx.redis.hdel(fx.keys.routes, "bad.local");
   });
 });

@@ -36,6 +36,7 @@ const endpoints: [string, Send][] = [
   ["POST /_switch_upstream", (f, q) => request(f.app).post(`/_switch_upstream${q ? `${q}&` : "?"}host=a.com&upstream=green`).set(auth())],
   ["GET /healthz", (f, q) => request(f.app).get(`/healthz${q}`)],
   ["GET /readyz", (f, q) => request(f.app).get(`/readyz${q}`)],
+  ["GET /v1/store/check", (f, q) => request(f.app).get(`/v1/store/check${q}`).set(auth(READ))],
   ["GET /v1/cutovers", (f, q) => request(f.app).get(`/v1/cutovers${q}`).set(auth(READ))],
   ["POST /v1/cutovers", (f, q) => request(f.app).post(`/v1/cutovers${q}`).set(auth()).send({ host: "b.com", to: "green", preflight: false })],
   ["GET /v1/cutovers/:id", (f, q) => request(f.app).get(`/v1/cutovers/${cutoverId}${q}`).set(auth(READ))],

@@ -7,7 +7,7 @@ import { READ, auth, fixturePerTest, type Fixture } from "./fixture.js";
 
 /**
  * Every way Redis can fail a request maps to a clear status and message, never `500 internal`:
- * out of memory, a read-only replica, missing ACL permissions and a busy script answer 503
+ * out of memory answers 503 store_full (reads still answer); a read-only replica, missing ACL permissions and a busy script answer 503
  * redis_unavailable saying which; a Switchyard key holding the wrong type answers 500
  * corrupt_state. Each test breaks a private redis-server on purpose and mends it afterwards.
  */
@@ -39,12 +39,15 @@ function assertUnavailable(res: request.Response, message: RegExp): void {
   assert.doesNotMatch(JSON.stringify(res.body), /at .*\.(ts|js):\d+|script: /, "no stack trace or script text");
 }
 
-test("Redis out of memory: writes and transactional reads answer 503 saying so", async () => {
+test("Redis out of memory: writes answer 503 store_full and reads never 500", async () => {
   await admin.config("SET", "maxmemory", "1");
   try {
-    assertUnavailable(await write(), /out of memory/);
-    // Under OOM Redis refuses every command queued in a MULTI, so the atomic snapshot aborts (EXECABORT).
-    assertUnavailable(await read(), /out of memory/);
+    const w = await write();
+    assert.equal(w.status, 503, JSON.stringify(w.body));
+    assert.equal(w.body.error, "store_full");
+    assert.match(w.body.message, /out of memory/);
+    // Under OOM Redis refuses every command queued in a MULTI (EXECABORT); the snapshot falls back to plain reads.
+    await read().expect(200);
   } finally {
     await admin.config("SET", "maxmemory", "0");
   }

@@ -57,3 +57,35 @@ test("a dead Redis gives 503 at once and the controller reconnects when it retur
   await request(fx.app).post("/v1/store/init?confirm=true").set(auth()).expect(200);
   await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }] }).expect(200, { revision: 1 });
 });
+
+test("writes answered 503 during a SIGSTOP never land after SIGCONT: write.lua refuses them past their deadline", async () => {
+  const before = await fx.reader.revision();
+  const answers: number[] = [];
+  server.pause();
+  try {
+    // Five writes spread over the stop (each waits out the 1.5 s command timeout): every one is
+    // answered 503 while its script waits in Redis's socket buffer.
+    for (let i = 1; i <= 5; i++) {
+      const t0 = Date.now();
+      const res = await request(fx.app).put(`/v1/routes/late-${i}.com`).set(auth()).send({ upstream: "blue" }).timeout(5000);
+      answers.push(Date.now() - t0);
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.equal(res.body.error, "redis_unavailable");
+    }
+  } finally {
+    server.resume();
+  }
+  const resumed = Date.now();
+  // Redis runs the buffered scripts first, in order, then this one, sent on the same connection.
+  let res: request.Response | undefined;
+  await waitFor(async () => (res = await request(fx.app).put("/v1/routes/after.com").set(auth()).send({ upstream: "blue" })).status === 200, {
+    timeoutMs: 10_000, what: "a write after SIGCONT",
+  });
+  const convergeMs = Date.now() - resumed;
+  assert.equal(res?.body.revision, before + 1, "the five late writes took no revision");
+  const routes = await fx.redis.hkeys(fx.keys.routes);
+  assert.deepEqual(routes.filter((h) => h.startsWith("late-")), [], "no late write landed");
+  assert.equal(await fx.redis.xlen(fx.keys.log), before + 1);
+  const lost = routes.filter((h) => h.startsWith("late-")).length;
+  console.log(`# fault mode 4: F=n/a L=${lost} D=${Math.max(...answers)}ms C=${convergeMs}ms (5 writes answered 503 during SIGSTOP, 0 landed)`);
+});

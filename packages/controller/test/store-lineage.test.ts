@@ -4,7 +4,7 @@ import request from "supertest";
 import { pino } from "pino";
 import { StoreLineage, type State } from "@switchyard/shared";
 import { startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
-import { StoreGuard } from "../src/fleet/store-guard.js";
+import { LineageGuard } from "../src/fleet/lineage-guard.js";
 import { READ, auth, makeFixture, readyRedis, type Fixture } from "./fixture.js";
 import { heartbeat } from "./fleet-helpers.js";
 
@@ -77,7 +77,7 @@ test("the guard restores the newest offer (newest lineage, highest revision) onc
   assert.equal(await lineage.offer({ agent: "edge-a", epoch, revision: 6, at: 1, state: stateWith(["a.local"]) }), true);
   assert.equal(await lineage.offer({ agent: "edge-b", epoch, revision: 7, at: 1, state: stateWith(["a.local", "b.local"]) }), true);
   const log = pino({ level: "silent" });
-  const guards = [0, 1].map(() => new StoreGuard({ redis: fx.redis, keys: fx.keys, reader: fx.reader, writer: fx.writer, lineage, log, intervalMs: 60_000, gatherMs: 100 }));
+  const guards = [0, 1].map(() => new LineageGuard({ redis: fx.redis, keys: fx.keys, reader: fx.reader, writer: fx.writer, lineage, log, intervalMs: 60_000, gatherMs: 100 }));
   const t0 = Date.now();
   await Promise.all(guards.map((g) => g.tick(t0)));
   assert.equal((await fx.reader.head()).epoch, null, "still gathering offers");

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { pino } from "pino";
 import { AGENT_NODE_FLAGS, RedisLink, SyncEngine, commandConnection as agentCommand, subscriberConnection } from "@switchyard/agent";
 import {
-  AckWatcher, ApplyTimer, ControllerMetrics, CutoverRepo, EventHub, MeteredWriter, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue,
+  AckWatcher, ApplyTimer, ControllerMetrics, CutoverRepo, EventHub, MeteredWriter, StoreGuard, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue,
   eventsSubscriberConnection, queueConnection,
 } from "@switchyard/controller";
 import { EMPTY_STATE, StoreHistory, StoreReader, buildKeys, urlTarget, type State } from "@switchyard/shared";
@@ -59,7 +59,7 @@ test("every write the API accepts is applied by an agent, which ends with the ta
   const events = new EventHub(eventsSub, cmd, keys, repo, log);
   const app = createApp({
     redis: cmd, keys, acks, repo, queue, reader, writer: new MeteredWriter(cmd, keys, 1000, 10_000, metrics), history: new StoreHistory(cmd, keys, reader), metrics, events,
-    tokens: [{ name: "prop", scope: "write", secret: TOKEN }], log,
+    guard: new StoreGuard(cmd, keys, log), tokens: [{ name: "prop", scope: "write", secret: TOKEN }], log,
   });
   const server = app.listen(0, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));

@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 
 export { startRedis, freePort, type RedisHandle } from "./redis-server.js";
 export { waitFor, type WaitOptions } from "./wait.js";
+export { startSentinelTopology, type SentinelTopology } from "./topology.js";
 export { seeded, seededRandom, testSeed, type Rng } from "./random.js";
 
 /** A fresh key prefix per test, so tests sharing one redis-server never see each other's keys. */

@@ -39,7 +39,7 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
+async function launch(port: number, dir: string, extra: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
     [
@@ -50,6 +50,7 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
       "--dir", dir,
       "--maxmemory-policy", "noeviction",
       "--loglevel", "warning",
+      ...extra,
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
@@ -78,10 +79,11 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   return child;
 }
 
-export async function startRedis(): Promise<RedisHandle> {
+/** `args`: extra redis-server arguments, such as `["--replicaof", "127.0.0.1", "6379"]` (topology.ts). */
+export async function startRedis(args: string[] = []): Promise<RedisHandle> {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-redis-"));
   const port = await freePort();
-  let child = await launch(port, dir);
+  let child = await launch(port, dir, args);
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
 
@@ -103,11 +105,11 @@ export async function startRedis(): Promise<RedisHandle> {
     resume: () => void child.kill("SIGCONT"),
     kill,
     async start() {
-      child = await launch(port, dir);
+      child = await launch(port, dir, args);
     },
     async restart() {
       await kill();
-      child = await launch(port, dir);
+      child = await launch(port, dir, args);
     },
     async stop() {
       process.removeListener("exit", killOnExit);

@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
+import { CorruptEntries } from "../store/guard.js";
+import { ReplicationShort } from "@switchyard/shared";
 import { CorruptState, ValidationError, WriteRefused, redisFailure, type RedisFailureKind } from "@switchyard/shared";
 
 /** Every error a client sees: a status and JSON `{ error, message, field? }`, never a stack trace. */
@@ -37,12 +39,13 @@ const MAYBE_WRITTEN = "a write that timed out may or may not have been applied, 
 const REDIS_ANSWERS: Record<RedisFailureKind, { status: number; code: string; message: string; retry: boolean }> = {
   unreachable: { status: 503, code: "redis_unavailable", message: `Redis is unreachable or not answering; ${MAYBE_WRITTEN}`, retry: true },
   timeout: { status: 503, code: "redis_unavailable", message: `Redis is unreachable or not answering; ${MAYBE_WRITTEN}`, retry: true },
+  late: { status: 503, code: "redis_unavailable", message: "Redis answered after the write's deadline (hung or overloaded); nothing was written", retry: true },
   loading: { status: 503, code: "redis_unavailable", message: "Redis is loading its data after a restart; nothing was written, retry shortly", retry: true },
   busy: { status: 503, code: "redis_unavailable", message: "Redis is busy running a script and answers nothing else; nothing was written", retry: true },
   readonly: { status: 503, code: "redis_unavailable", message: "Redis is a read-only replica (a failover under way, or REDIS_URL names a replica); nothing was written", retry: true },
   cluster: { status: 503, code: "redis_unavailable", message: "the Redis cluster is down, resharding or not addressed as a cluster; nothing was written", retry: true },
   auth: { status: 503, code: "redis_unavailable", message: "Redis refused the controller's credentials or ACL permissions; nothing was done, see the controller log", retry: false },
-  out_of_memory: { status: 503, code: "redis_unavailable", message: "Redis is out of memory (maxmemory reached) and refused the request; nothing was written", retry: false },
+  out_of_memory: { status: 503, code: "store_full", message: "Redis is out of memory (maxmemory reached) and refused the request; nothing was written. Free memory or raise maxmemory", retry: false },
   persistence: { status: 503, code: "redis_unavailable", message: "Redis refuses writes because it cannot persist (MISCONF); nothing was written", retry: false },
   wrong_type: { status: 500, code: "corrupt_state", message: "a Switchyard key in Redis holds the wrong type; see the controller log", retry: false },
   refused: { status: 500, code: "redis_error", message: "Redis refused a command; see the controller log", retry: false },
@@ -73,6 +76,8 @@ function toApiError(err: unknown, log: Logger): ApiError {
   if (e?.type === "entity.parse.failed") return new ApiError(400, "invalid_json", "the body is not valid JSON");
   if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new ApiError(415, "unsupported_media_type", "the body must be UTF-8 JSON");
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ApiError(e.status, "bad_request", "the request could not be read");
+  if (err instanceof ReplicationShort) return new ApiError(503, "replication_timeout", `${err.message}. Read the revision before retrying`, undefined, { "Retry-After": "1" });
+  if (err instanceof CorruptEntries) return new ApiError(503, "corrupt_state", `${err.message}; fix or delete them (GET /v1/store/check lists them); nothing was written`);
   if (err instanceof CorruptState) {
     log.error({ err }, "state in Redis fails validation");
     return new ApiError(500, "corrupt_state", "the state in Redis fails validation; see the controller log");

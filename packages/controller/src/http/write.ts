@@ -4,6 +4,7 @@ import type { Op, StoreReader, StoreWriter, WriteResult } from "@switchyard/shar
 import type { AckWatcher, WaitResult } from "../fleet/acks.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { dryRunRequested, rehearse } from "./dry-run.js";
+import type { StoreGuard } from "../store/guard.js";
 import { ApiError } from "./errors.js";
 
 export const MAX_WAIT_MS = 120_000;
@@ -42,12 +43,15 @@ export interface WriteDeps {
   reader: StoreReader;
   acks: AckWatcher;
   metrics: ControllerMetrics;
+  /** Refuses writes while Redis holds invalid entries (503 corrupt_state). */
+  guard: StoreGuard;
   log: Logger;
 }
 
 /** Writes ops as the request's principal; `expected` overrides the request's If-Match; `note` says why (audited). */
 export async function write(deps: WriteDeps, req: Request, ops: Op[], expected = expectedRevision(req), note?: string): Promise<WriteResult> {
   const actor = req.principal?.name ?? "unknown";
+  await deps.guard.assertWritable();
   const result = await deps.writer.write(ops, { actor, ...(expected === undefined ? {} : { expectedRevision: expected }), ...(note ? { note } : {}) });
   deps.log.info({ actor, revision: result.revision, ops: ops.map((o) => o.op), ...(note ? { note } : {}) }, "committed");
   return result;

@@ -23,14 +23,19 @@ ARGV[7] op count n; then op i occupies ARGV[8+4(i-1) .. 11+4(i-1)]:
         key (pool name, host, or "" for the default),
         value JSON ("" for deletes and for a null default),
         refs (space-separated pool names the value names; "" for none)
-ARGV[8+4n] epoch the writer last saw ("" when it has seen none): with KEYS[9] absent, a writer
+ARGV[8+4n] deadline: Unix ms (client clock) after which the write must not happen, or "" for
+        none. The client sets it to its send time plus its command timeout: a write that reaches
+        a hung Redis after the client answered 503 changes nothing (checked by Redis TIME, so it
+        assumes the clocks agree, as they do on one host or under NTP to well under a second)
+ARGV[9+4n] epoch the writer last saw ("" when it has seen none): with KEYS[9] absent, a writer
         that knew a lineage is looking at a lost store, so it must not start a new one
-ARGV[9+4n] a fresh epoch id, used only when this write initialises a fresh install
-ARGV[10+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
+ARGV[10+4n] a fresh epoch id, used only when this write initialises a fresh install
+ARGV[11+4n] note, optional ("" or absent for none), such as "rollback to 12": kept in the log
         entry and in every audit record of this revision (always the last ARGV)
 
 Returns one of
   {"ok", rev, at_ms, epoch}
+  {"late", now_ms, deadline_ms}    (checked first: nothing read, nothing written)
   {"uninitialized", known_epoch}   the store lost its lineage and agents may hold it: nothing written
   {"rev_mismatch", current_rev}
   {"missing_pool", op_index, pool}
@@ -44,17 +49,23 @@ ops n..1 in that order gives back the state before the revision exactly (rollbac
 ]]
 
 local n = tonumber(ARGV[7])
-local note = ARGV[10 + 4 * n] or ''
+local deadline = ARGV[8 + 4 * n] or ''
+local note = ARGV[11 + 4 * n] or ''
+if deadline ~= '' then
+  local now = redis.call('TIME')
+  local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  if nowMs > tonumber(deadline) then return {'late', nowMs, tonumber(deadline)} end
+end
 
--- Lineage (epoch) check, before anything else. An absent epoch is a fresh install only when
--- neither this writer nor any agent (offers) knows an older lineage; otherwise the store was lost
--- and waits for a restore from the fleet or an explicit init (store/lineage.ts).
+-- Lineage (epoch) check, before anything else is read. An absent epoch is a fresh install only
+-- when neither this writer nor any agent (offers) knows an older lineage; otherwise the store was
+-- lost and waits for a restore from the fleet or an explicit init (store/lineage.ts).
 local epoch = redis.call('GET', KEYS[9])
 local initEpoch = false
 if not epoch then
-  local known = ARGV[8 + 4 * n] or ''
+  local known = ARGV[9 + 4 * n] or ''
   if known ~= '' or redis.call('EXISTS', KEYS[10]) == 1 then return {'uninitialized', known} end
-  epoch = ARGV[9 + 4 * n]
+  epoch = ARGV[10 + 4 * n]
   initEpoch = true -- set in phase 2 with everything else: a refused write writes nothing
 end
 

@@ -6,6 +6,7 @@ import { referenceProblems } from "../model/refs.js";
 import { zodProblems } from "../model/validate.js";
 import { ChangeMessage, PROTOCOL_VERSION } from "../protocol.js";
 import { CorruptState } from "./errors.js";
+import { redisFailure } from "./redis-errors.js";
 import { cooperativeSnapshot, type CooperativeOptions } from "./scan.js";
 
 export interface Snapshot {
@@ -90,12 +91,23 @@ export class StoreReader {
     return { epoch: epoch ?? null, revision: Number(rev ?? 0) };
   }
 
-  /** One MULTI, so the state and its revision are read at the same instant. */
+  /**
+   * One MULTI, so the state, its revision and its lineage are read at the same instant. Redis
+   * refuses every MULTI while it is out of memory, reads included: then the revision-checked scan
+   * (scan.ts) reads the same snapshot with plain reads, which Redis still serves.
+   */
   async snapshot(): Promise<Snapshot> {
     const k = this.keys;
-    const [rev, def, pools, routes, epoch] = execResults(
-      await this.redis.multi().get(k.rev).get(k.default).hgetall(k.pools).hgetall(k.routes).get(k.epoch).exec(),
-    ) as [string | null, string | null, Record<string, string>, Record<string, string>, string | null];
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.redis.multi().get(k.rev).get(k.default).hgetall(k.pools).hgetall(k.routes).get(k.epoch).exec();
+    } catch (err) {
+      if (redisFailure(err)?.kind !== "out_of_memory") throw err;
+      const scanned = await cooperativeSnapshot(this.redis, this.keys);
+      if (scanned === undefined) throw err;
+      return scanned;
+    }
+    const [rev, def, pools, routes, epoch] = execResults(replies) as [string | null, string | null, Record<string, string>, Record<string, string>, string | null];
     const raw = {
       defaultUpstream: def === null ? null : parseJson(def, "default upstream"),
       // Own entries only (ioredis defines odd keys such as __proto__ as own properties); the schema

@@ -1,3 +1,5 @@
+import { LateWrite } from "./errors.js";
+
 /**
  * What went wrong with Redis, read from an ioredis error: connection-level failures (plain
  * errors with a system code or ioredis's own messages) and the server's refusals (ReplyError,
@@ -9,6 +11,8 @@ export type RedisFailureKind =
   | "unreachable"
   /** The command got no answer in time (a hung or SIGSTOPped server keeps the socket open). */
   | "timeout"
+  /** A write reached Redis after its deadline and was refused by write.lua (LateWrite): nothing written. */
+  | "late"
   /** Redis is loading its dataset after a restart (LOADING). */
   | "loading"
   /** A script or function is running past the busy threshold (BUSY). */
@@ -61,6 +65,7 @@ const firstLine = (s: string) => (s.split("\n")[0] ?? "").replace(/\s+script: .*
 /** Classifies an error from an ioredis call; undefined when it does not come from Redis. */
 export function redisFailure(err: unknown): RedisFailure | undefined {
   if (!(err instanceof Error)) return undefined;
+  if (err instanceof LateWrite) return { kind: "late", detail: err.message };
   const detail = firstLine(err.message);
   if (err.name === "ReplyError") {
     const code = err.message.split(/\s/, 1)[0] ?? "";
@@ -77,4 +82,26 @@ export function redisFailure(err: unknown): RedisFailure | undefined {
   const code = (err as { code?: unknown }).code;
   if ((typeof code === "string" && SYSTEM_CODES.has(code)) || LINK_DOWN.test(err.message)) return { kind: "unreachable", detail };
   return undefined;
+}
+
+/** What a connection-level error says when Redis accepted the TCP connection but never answered its handshake. */
+export const HANDSHAKE_UNANSWERED = "timeout: Redis accepted the connection but did not answer its handshake (hung or overloaded?)";
+
+/** Consequences of a failure, not causes: they would mask the cause they follow. */
+const CONSEQUENCES = [/^Connection is closed/, /^Stream isn't writeable/];
+const MAX_CAUSE = 300;
+
+/**
+ * Why a connection failed, as an operator should read it (a connection's `error` event): ECONNREFUSED,
+ * ETIMEDOUT, WRONGPASS and NOAUTH come through in ioredis's own words (with a hint for the auth
+ * ones); a handshake that got no reply says so. null for errors that only follow from an earlier
+ * cause. Used by the agent's and the controller's connection factories for logs and lastError.
+ */
+export function redisCause(err: Error): string | null {
+  const m = err.message;
+  if (CONSEQUENCES.some((re) => re.test(m))) return null;
+  // The only command a connection-level error reports a timeout for is its handshake (AUTH, INFO).
+  if (m === "Command timed out") return HANDSHAKE_UNANSWERED;
+  const hint = /^(WRONGPASS|NOAUTH)/.test(m) ? " (check the password in REDIS_URL)" : "";
+  return (m.length > MAX_CAUSE ? `${m.slice(0, MAX_CAUSE - 1)}…` : m) + hint;
 }

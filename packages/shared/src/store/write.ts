@@ -5,7 +5,7 @@ import type { Keys } from "../keys.js";
 import { routePools, upstreamPools } from "../model/refs.js";
 import { ValidationError, zodProblems } from "../model/validate.js";
 import { Op, newEpoch } from "../protocol.js";
-import { WriteRefused, type WriteRefusal } from "./errors.js";
+import { LateWrite, WriteRefused, type WriteRefusal } from "./errors.js";
 
 const WRITE_LUA = readFileSync(new URL("../lua/write.lua", import.meta.url), "utf8");
 
@@ -18,6 +18,15 @@ export interface WriteOptions {
   expectedRevision?: number;
   /** Why this revision was written, such as "rollback to 12": kept in its log entry and audit records. */
   note?: string;
+}
+
+/**
+ * The deadline write.lua enforces: now plus the connection's command timeout, the moment this
+ * client stops waiting (and its caller answers 503). Without a command timeout, no deadline.
+ */
+function deadlineFor(redis: Redis): string {
+  const timeout = redis.options.commandTimeout;
+  return typeof timeout === "number" && timeout > 0 ? String(Date.now() + timeout) : "";
 }
 
 export interface WriteResult {
@@ -121,10 +130,12 @@ export class StoreWriter {
       k.changes,
       ops.length,
       ...ops.flatMap(opArgs),
+      deadlineFor(this.redis),
       this.knownEpoch ?? "",
       newEpoch(),
       opts.note ?? "", // the note stays the last ARGV (write.lua)
     );
+    if (reply[0] === "late") throw new LateWrite(Number(reply[1]), Number(reply[2]));
     if (reply[0] !== "ok") throw new WriteRefused(refusal(reply));
     const epoch = String(reply[3]);
     this.knownEpoch = epoch;

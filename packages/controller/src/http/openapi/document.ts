@@ -33,7 +33,7 @@ const errors = (...statuses: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: "invalid, invalid_json or unknown_parameter", 401: "unauthorized", 403: "forbidden: a read token on a write", 404: "not_found or unknown_host",
   405: "method_not_allowed", 409: "conflict or history_trimmed", 412: "precondition_failed: If-Match differs", 413: "payload_too_large",
-  415: "unsupported_media_type", 500: "corrupt_state or redis_error", 503: "redis_unavailable or store_uninitialized (writes while the store waits for a restore)",
+  415: "unsupported_media_type", 500: "corrupt_state or redis_error", 503: "redis_unavailable, store_uninitialized (writes while the store waits for a restore), store_full (Redis out of memory) or corrupt_state (invalid entries in Redis; writes) or replication_timeout (SWITCHYARD_MIN_REPLICAS: written on the primary, not confirmed by enough replicas)",
 };
 const READ_ERRORS = errors(400, 401, 404, 500, 503);
 const WRITE_ERRORS = errors(400, 401, 403, 404, 409, 412, 413, 415, 500, 503);
@@ -55,7 +55,8 @@ const write = (name: Component = "WriteAnswer", description = "written") => ok(2
 
 const OPERATIONS: Record<string, Record<string, OpSpec>> = {
   "/healthz": { get: { summary: "liveness", ok: ok(200, "Health", "alive"), auth: "none" } },
-  "/readyz": { get: { summary: "ready: Redis answered a PING within 1 s", ok: { ...ok(200, "Health", "ready"), 503: { description: "not ready", content: json("ApiError") } }, auth: "none" } },
+  "/readyz": { get: { summary: "ready: Redis answered a PING within 1 s, its maxmemory-policy is noeviction, it is not out of memory and it holds no invalid entry", ok: { ...ok(200, "Health", "ready"), 503: { description: "not ready: not_ready (Redis not answering; the message names the cause), eviction_policy, store_full or corrupt_state", content: json("ApiError") } }, auth: "none" } },
+  "/v1/store/check": { get: { summary: "entries in Redis that fail validation (while any exist, writes answer 503 corrupt_state)", ok: ok(200, "StoreCheck", "the check, run now") } },
   "/v1/openapi.json": { get: { summary: "this document", ok: { 200: { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } }, auth: "none" } },
   "/metrics": { get: { summary: "Prometheus metrics", ok: { 200: { description: "text exposition format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } } } } },
   "/v1/state": {

@@ -97,6 +97,16 @@ export const CutoverAccepted = z.strictObject({ id: z.string(), state: z.string(
 export const Health = z.strictObject({ status: z.string() });
 
 export const StoreInitAnswer = z.strictObject({ epoch: z.string().meta({ description: "the new lineage id" }), revision: z.literal(0) });
+export const StoreCheck = z.strictObject({
+  ok: z.boolean().meta({ description: "true: every entry is valid; false: writes are refused (503 corrupt_state) and /readyz is 503" }),
+  total: z.int().min(0).meta({ description: "invalid entries found (problems lists the first 100)" }),
+  problems: z.array(z.strictObject({
+    key: z.string().meta({ description: "the Redis key, such as {switchyard}:routes" }),
+    field: z.string().optional().meta({ description: "the hash field (host or pool name) when one entry of a hash is bad" }),
+    message: z.string(),
+  })),
+  checkedAt: Time,
+});
 
 /** Every named schema, as it appears under components.schemas. */
 export const Whoami = z.strictObject({
@@ -107,5 +117,5 @@ export const Whoami = z.strictObject({
 export const COMPONENTS = {
   Upstream, Pool, Route, Op, DefaultBody, ChangesBody, StateBody, RollbackBody, CutoverRequest,
   ApiError: ApiErrorBody, DiffEntry, WriteAnswer, SwitchAnswer, ConvergeAnswer, DryRunAnswer, StateView, PoolView, RouteView,
-  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, Whoami, StoreInitAnswer,
+  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, Whoami, StoreInitAnswer, StoreCheck,
 } as const;

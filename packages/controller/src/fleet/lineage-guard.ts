@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { bestOffer, type Keys, type StoreLineage, type StoreReader, type StoreWriter } from "@switchyard/shared";
 import { listAgents } from "./agents.js";
 
-export interface StoreGuardDeps {
+export interface LineageGuardDeps {
   redis: Redis;
   keys: Keys;
   reader: StoreReader;
@@ -24,12 +24,12 @@ export interface StoreGuardDeps {
  * With no offers it does nothing: a fresh install initialises on its first write, and a lost store
  * nobody can restore waits for `POST /v1/store/init?confirm=true`.
  */
-export class StoreGuard {
+export class LineageGuard {
   private timer: NodeJS.Timeout | undefined;
   private firstOfferAt: number | undefined;
   private busy = false;
 
-  constructor(private readonly deps: StoreGuardDeps) {}
+  constructor(private readonly deps: LineageGuardDeps) {}
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.deps.intervalMs);
