@@ -11,6 +11,8 @@ import { createProxyServer } from "./serve/front/listener.js";
 import { TableHolder } from "./serve/holder.js";
 import { Upstreams } from "./serve/upstreams.js";
 import { TrafficCounters } from "./signals/counters.js";
+import { AgentMetrics, type UpstreamHealthSample } from "./signals/metrics.js";
+import { resultReporter } from "./signals/results.js";
 import { ProbeResponder } from "./signals/probes.js";
 import { RedisLink } from "./sync/link.js";
 import { Proof, proofOptions } from "./sync/proof.js";
@@ -23,6 +25,8 @@ export interface EdgeOptions {
   probes: boolean;
   /** Called when what status() reports may have changed: after an apply, or a refused revision. */
   onChange?: () => void;
+  /** Per-target pool health for the `switchyard_agent_upstream_health` gauge (none until pools have health). */
+  health?: () => Iterable<UpstreamHealthSample>;
 }
 
 /** The upstream side of the serve flow: h1 pools per target, and http-proxy for WebSocket upgrades. */
@@ -68,8 +72,13 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
 
   // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
   const counters = new TrafficCounters({ redis: conns.stats, keys, flushMs: 1000, log });
+  // Metrics (AGENT_METRICS) and the access log (AGENT_ACCESS_LOG) ride on the same per-request hook.
+  const metrics = config.metrics
+    ? new AgentMetrics({ revision: () => holder.current?.revision ?? 0, redisUp: () => sync.status().redis === "connected", ...(opts.health ? { health: opts.health } : {}) })
+    : undefined;
+  const access = config.accessLog ? log.child({ log: "access" }, { level: "info" }) : undefined;
   const proxy: Server = createProxyServer({
-    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: counters.record,
+    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: resultReporter({ counters: counters.record, metrics, access }),
     fastPath: config.fastPath, underscores: config.underscoreHeaders, ...(config.revisionHeader ? { revisionHeader: config.revisionHeader } : {}),
   });
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.
@@ -88,6 +97,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   return {
     proxy,
     holder,
+    metrics,
     status(): EdgeStatus {
       const table = holder.current;
       const { revision, appliedAt, redis, lastError, rejected } = sync.status();

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { UpstreamExchange } from "./h1/exchange.js";
 import { peerOf } from "./headers.js";
 import { NodeSink, RequestUpload, failureOf } from "./node-sink.js";
-import { newPassRequest, runPasses, upstreamHead, type PassEnv, type PassRequest } from "./passes.js";
+import { newPassRequest, runPasses, upstreamHead, type PassEnv, type PassRequest, type ResultReporter } from "./passes.js";
 import { sendError, sendSocketError, upstreamFailure } from "./replies.js";
 import type { ForwardTarget } from "./table.js";
 import { handshakeHeaders } from "./upgrade-http-proxy.js";
@@ -27,7 +27,7 @@ export interface NodeDoorDeps {
   upstreams: Upstreams;
   log: Logger;
   /** See front/listener.ts ProxyServerDeps.onResult. */
-  onResult: ((upstream: string, status: number) => void) | undefined;
+  onResult: ResultReporter | undefined;
   /** AGENT_REVISION_HEADER, lowercased. */
   revisionHeader: string | undefined;
 }
@@ -55,7 +55,8 @@ const LABEL = Symbol("switchyard upstream label");
 const SOCKET = Symbol("switchyard socket");
 const BUSY = Symbol("switchyard busy");
 const CLOSING = Symbol("switchyard closing");
-type Tracked = ServerResponse & { [LABEL]: string; [SOCKET]: Client };
+const REQUEST = Symbol("switchyard request");
+type Tracked = ServerResponse & { [LABEL]: string; [SOCKET]: Client; [REQUEST]: PassRequest };
 /**
  * A client socket: responses under way on it (more than one when the client pipelines), so a parse
  * error on a busy socket never writes a second status line; and whether a request on it has closed it.
@@ -83,7 +84,7 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     if (!onResult) return;
     const status = failureOf(this) ?? (this.writableFinished ? this.statusCode : 499);
     try {
-      onResult(this[LABEL], status);
+      onResult(this[LABEL], status, this[REQUEST]);
     } catch (err) {
       log.error({ err }, "onResult threw");
     }
@@ -99,9 +100,10 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     socket[BUSY] = (socket[BUSY] ?? 0) + 1;
     res[LABEL] = EDGE;
     res[SOCKET] = socket;
+    const r = passRequest(req, env);
+    res[REQUEST] = r;
     res.on("close", onResponseClose);
 
-    const r = passRequest(req, env);
     const refusal = runPasses(r, env);
     if (r.close) {
       socket[CLOSING] = true;

@@ -2,6 +2,7 @@ import type { BlockList } from "node:net";
 import { normalizeHost } from "@switchyard/shared";
 import { NEVER_NAMED_AWAY, forwardedFields, type ForwardedFields, type PeerInfo } from "./headers.js";
 import type { Refusal } from "./replies.js";
+import { newRequestId, wellFormedRequestId } from "./request-id.js";
 import type { ForwardTarget, TableSource } from "./table.js";
 
 /**
@@ -42,7 +43,18 @@ export interface PassRequest {
   /** The revision of the table that routed (or refused) it; -1 when no table decided. */
   revision: number;
   forwarded: ForwardedFields | undefined;
+  /** The X-Request-Id that goes upstream: the client's when well formed, else one made here. */
+  requestId: string;
+  /** performance.now() when the passes started: the request's start for its duration. */
+  start: number;
 }
+
+/**
+ * Told once per HTTP request when its response is over (front/listener.ts ProxyServerDeps.onResult),
+ * with the request as the passes left it. On the fast path `r` is reused by the connection's next
+ * request: read it during the call, never keep it.
+ */
+export type ResultReporter = (upstream: string, status: number, r: PassRequest) => void;
 
 export interface PassEnv {
   readonly table: TableSource;
@@ -52,18 +64,18 @@ export interface PassEnv {
 }
 
 export function newPassRequest(peer: PeerInfo): PassRequest {
-  return { method: "", url: "", http10: false, fields: [], peer, path: "", host: undefined, close: false, chunked: false, length: -1, target: undefined, revision: -1, forwarded: undefined };
+  return { method: "", url: "", http10: false, fields: [], peer, path: "", host: undefined, close: false, chunked: false, length: -1, target: undefined, revision: -1, forwarded: undefined, requestId: "", start: 0 };
 }
 
 // Field kinds. The 9 singletons are the request fields Node's own parser keeps one copy of (it
 // drops the repeats, where others keep the last or pass both): a repeat is refused rather than
 // resolved differently by each door or upstream.
-const enum K { Other, Host, ContentLength, TransferEncoding, Connection, ProxyConnection, HopByHop, Expect, Xff, Xfp, Xfh, XRealIp, Singleton }
+const enum K { Other, Host, ContentLength, TransferEncoding, Connection, ProxyConnection, HopByHop, Expect, Xff, Xfp, Xfh, XRealIp, RequestId, Singleton }
 const SINGLETONS = ["authorization", "proxy-authorization", "content-type", "user-agent", "referer", "from", "if-modified-since", "if-unmodified-since", "max-forwards"] as const;
 const KINDS = new Map<string, number>([
   ["host", K.Host], ["content-length", K.ContentLength], ["transfer-encoding", K.TransferEncoding], ["connection", K.Connection],
   ["proxy-connection", K.ProxyConnection], ["keep-alive", K.HopByHop], ["te", K.HopByHop], ["trailer", K.HopByHop], ["upgrade", K.HopByHop],
-  ["expect", K.Expect], ["x-forwarded-for", K.Xff], ["x-forwarded-proto", K.Xfp], ["x-forwarded-host", K.Xfh], ["x-real-ip", K.XRealIp],
+  ["expect", K.Expect], ["x-forwarded-for", K.Xff], ["x-forwarded-proto", K.Xfp], ["x-forwarded-host", K.Xfh], ["x-real-ip", K.XRealIp], ["x-request-id", K.RequestId],
   ...SINGLETONS.map((n, i) => [n, K.Singleton + i] as [string, number]),
 ]);
 // Only names of these lengths can name a kind: others are never lowercased.
@@ -141,6 +153,27 @@ function classify(r: PassRequest): Refusal | undefined {
     present |= bit(kind & 0x7f) | (kind & UNDERSCORE ? UNDERSCORE_BIT : 0);
     kinds[k] = kind;
   }
+  return undefined;
+}
+
+/**
+ * X-Request-Id: one well-formed id from the client is kept; none, a malformed one (length,
+ * characters) or several are replaced by a new id. The client's fields are dropped either way and
+ * the id goes upstream as the edge's own field (upstreamHead, handshakeHeaders). Never refuses.
+ */
+function requestId(r: PassRequest): Refusal | undefined {
+  let kept: string | undefined;
+  if ((present & bit(K.RequestId)) !== 0) {
+    const f = r.fields;
+    let n = 0;
+    for (let i = 0, k = 0; i + 1 < f.length; i += 2, k++) {
+      if (kindAt(k) !== K.RequestId) continue;
+      if (n++ === 0) kept = f[i + 1] as string;
+      f[i] = "";
+    }
+    if (n > 1 || (kept !== undefined && !wellFormedRequestId(kept))) kept = undefined;
+  }
+  r.requestId = kept ?? newRequestId();
   return undefined;
 }
 
@@ -306,8 +339,10 @@ export function runPasses(r: PassRequest, env: PassEnv): Refusal | undefined {
   r.target = undefined;
   r.revision = -1;
   r.forwarded = undefined;
+  r.start = performance.now();
   return (
     classify(r) ??
+    requestId(r) ??
     originForm(r) ??
     oneHost(r) ??
     singletons(r) ??
@@ -331,7 +366,7 @@ export function upstreamHead(r: PassRequest): string {
   }
   if (r.host === undefined) head += `host: ${t.address.kind === "unix" ? "localhost" : t.address.key}\r\n`;
   const fw = r.forwarded as ForwardedFields;
-  head += `x-forwarded-for: ${fw.forwardedFor}\r\nx-real-ip: ${fw.realIp}\r\nx-forwarded-proto: ${fw.proto}\r\n`;
+  head += `x-forwarded-for: ${fw.forwardedFor}\r\nx-real-ip: ${fw.realIp}\r\nx-forwarded-proto: ${fw.proto}\r\nx-request-id: ${r.requestId}\r\n`;
   if (fw.host !== undefined) head += `x-forwarded-host: ${fw.host}\r\n`;
   return head + (t.keepalive === 0 ? "connection: close\r\n\r\n" : "\r\n");
 }

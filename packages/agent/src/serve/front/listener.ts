@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { BlockList, Socket } from "node:net";
 import type { Logger } from "pino";
 import { createNodeDoor, SERVER_TIMEOUTS } from "../node-door.js";
-import type { PassEnv } from "../passes.js";
+import type { PassEnv, ResultReporter } from "../passes.js";
 import type { TableSource } from "../table.js";
 import type { Upstreams } from "../upstreams.js";
 import { FastConn, type FastDeps } from "./fast-conn.js";
@@ -25,9 +25,10 @@ export interface ProxyServerDeps {
    * Called once per HTTP request when its response is over, with the status the client got; 502 or
    * 504 when the upstream failed after the status line was sent; 499 when the client went away
    * first. Requests the edge answered itself (not ready, no route, bad request) are labelled "-".
-   * WebSocket upgrades are not reported.
+   * WebSocket upgrades are not reported. The request comes as the passes left it (host, path,
+   * target, revision, request id, start time): read it during the call, never keep it.
    */
-  onResult?: (upstream: string, status: number) => void;
+  onResult?: ResultReporter;
   /** AGENT_FAST_PATH: plain bodiless requests are read and answered straight on the client socket. */
   fastPath: boolean;
   /** AGENT_UNDERSCORE_HEADERS (default "drop"). */
