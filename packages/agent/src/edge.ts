@@ -78,7 +78,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
     : undefined;
   const access = config.accessLog ? log.child({ log: "access" }, { level: "info" }) : undefined;
   const proxy: Server = createProxyServer({
-    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: resultReporter({ counters: counters.record, metrics, access }),
+    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: resultReporter({ counters: counters.record, metrics, access }), timed: metrics !== undefined || access !== undefined,
     fastPath: config.fastPath, underscores: config.underscoreHeaders, ...(config.revisionHeader ? { revisionHeader: config.revisionHeader } : {}),
   });
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.

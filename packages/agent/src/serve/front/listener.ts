@@ -29,6 +29,8 @@ export interface ProxyServerDeps {
    * target, revision, request id, start time): read it during the call, never keep it.
    */
   onResult?: ResultReporter;
+  /** onResult reads each request's duration (metrics, access log): the passes stamp its start. */
+  timed?: boolean;
   /** AGENT_FAST_PATH: plain bodiless requests are read and answered straight on the client socket. */
   fastPath: boolean;
   /** AGENT_UNDERSCORE_HEADERS (default "drop"). */
@@ -38,7 +40,7 @@ export interface ProxyServerDeps {
 }
 
 export function createProxyServer(deps: ProxyServerDeps): Server {
-  const env: PassEnv = { table: deps.table, trusted: deps.trustedProxies, underscores: deps.underscores ?? "drop" };
+  const env: PassEnv = { table: deps.table, trusted: deps.trustedProxies, underscores: deps.underscores ?? "drop", timed: deps.timed === true };
   const revisionHeader = deps.revisionHeader?.toLowerCase();
   const server = createNodeDoor({ env, upstreams: deps.upstreams, log: deps.log, onResult: deps.onResult, revisionHeader });
   if (deps.fastPath && !installFastPath(server, deps, env, revisionHeader)) {
