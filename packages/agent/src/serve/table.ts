@@ -1,4 +1,4 @@
-import { formatAddress, isWildcard, looksLikeAddress, parseAddress, type Address, type Pool, type State, type Upstream } from "@switchyard/shared";
+import { ShardedMap, adoptRoutes, formatAddress, isWildcard, looksLikeAddress, parseAddress, shardedOf, type Address, type Pool, type Route, type ShardedEdit, type State, type Upstream } from "@switchyard/shared";
 
 /**
  * The serving form of a State: built once per applied revision, then only read. The sync layer
@@ -85,7 +85,7 @@ export interface CompileOptions {
 /** One concrete choice an upstream reference makes per request. */
 type Chooser = () => Resolution;
 
-type CompiledRoute =
+export type CompiledRoute =
   | { readonly rules: undefined; readonly choose: Chooser }
   | { readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
 
@@ -139,10 +139,12 @@ function poolChooser(name: string, pool: Pool): Chooser {
   return () => balancer.pick();
 }
 
-class Compiler {
-  readonly addresses = new Set<string>();
+export class Compiler {
+  /** Grows when an incremental compile meets a new direct address: a table's set is copied first (tables never change). */
+  addresses = new Set<string>();
   private readonly pools = new Map<string, Chooser>();
   private readonly direct = new Map<string, Chooser>();
+  private sealed = false;
 
   constructor(private readonly random: () => number) {}
 
@@ -157,6 +159,11 @@ class Compiler {
     return c;
   }
 
+  /** A table now holds `addresses`: a later incremental compile that adds one copies the set first. */
+  seal(): void {
+    this.sealed = true;
+  }
+
   /** Choosers are shared per pool, so every route using a pool advances the same rotation. */
   upstream(u: Upstream, where: string): Chooser {
     if (typeof u === "string") {
@@ -164,6 +171,10 @@ class Compiler {
       const known = this.direct.get(u);
       if (known) return known;
       const target = toTarget(u);
+      if (this.sealed && !this.addresses.has(target.key)) {
+        this.addresses = new Set(this.addresses);
+        this.sealed = false;
+      }
       this.addresses.add(target.key);
       const only = resolution(target.key, target, undefined, undefined);
       const c = () => only;
@@ -202,34 +213,59 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
     c.addPool(name, pool);
     if (++n % YIELD_EVERY === 0) yield;
   }
-  const exact = new Map<string, CompiledRoute>();
-  // Keyed by the suffix after "*." so a lookup walks the request host's label suffixes.
   const wildcards = new Map<string, CompiledRoute>();
 
   // for-in rather than Object.entries: entries of 10k routes is one 3–6 ms allocation of 10k pairs,
   // longer than a whole slice; for-in walks the keys without materialising pairs.
+  // The exact hosts go into a persistent map, so a later one-route change copies one shard of it
+  // (patchTable). When the state's routes are plain Dicts (a snapshot), their persistent form is
+  // built on the same walk and handed to applyOps (adoptRoutes), for the same reason.
   const routes = state.routes;
+  const count = shardedOf(routes)?.size ?? Object.keys(routes).length;
+  const exactEdit: ShardedEdit<CompiledRoute> = ShardedMap.empty<CompiledRoute>(count).edit();
+  const raw = shardedOf(routes) === undefined ? ShardedMap.empty<Route>(count).edit() : undefined;
   for (const host in routes) {
     if (++n % YIELD_EVERY === 0) yield;
-    const route = routes[host] as State["routes"][string];
-    const where = `route '${host}'`;
-    let compiled: CompiledRoute;
-    if (route.rules !== undefined) {
-      const rules = route.rules
-        .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
-        .sort((a, b) => b.prefix.length - a.prefix.length);
-      compiled = { rules };
-    } else if (route.upstream !== undefined) {
-      compiled = { rules: undefined, choose: c.upstream(route.upstream, where) };
-    } else {
-      throw new Error(`${where} has neither upstream nor rules`);
-    }
+    const route = routes[host] as Route;
+    raw?.set(host, route);
+    const compiled = compileRoute(c, host, route);
     if (isWildcard(host)) wildcards.set(host.slice(2), compiled);
-    else exact.set(host, compiled);
+    else exactEdit.set(host, compiled);
   }
-
+  if (raw !== undefined) adoptRoutes(state, raw.done());
   const fallback: Chooser = state.defaultUpstream === null ? () => NO_ROUTE : c.upstream(state.defaultUpstream, "defaultUpstream");
+  return makeTable({ revision, compiler: c, exact: exactEdit.done(), wildcards, fallback, poolCount: Object.keys(state.pools).length });
+}
 
+/** One route's compiled form; throws when it names what the compiler does not know. */
+export function compileRoute(c: Compiler, host: string, route: Route): CompiledRoute {
+  const where = `route '${host}'`;
+  if (route.rules !== undefined) {
+    const rules = route.rules
+      .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
+      .sort((a, b) => b.prefix.length - a.prefix.length);
+    return { rules };
+  }
+  if (route.upstream !== undefined) return { rules: undefined, choose: c.upstream(route.upstream, where) };
+  throw new Error(`${where} has neither upstream nor rules`);
+}
+
+/** What a table is made of; kept (tables.get) so the next change can reuse every part it does not touch. */
+export interface TableParts {
+  readonly revision: number;
+  readonly compiler: Compiler;
+  readonly exact: ShardedMap<CompiledRoute>;
+  /** Keyed by the suffix after "*." so a lookup walks the request host's label suffixes; copied on change (few). */
+  readonly wildcards: ReadonlyMap<string, CompiledRoute>;
+  readonly fallback: Chooser;
+  readonly poolCount: number;
+}
+
+const tables = new WeakMap<RouteTable, TableParts>();
+export const partsOf = (t: RouteTable): TableParts | undefined => tables.get(t);
+
+export function makeTable(parts: TableParts): RouteTable {
+  const { exact, wildcards, fallback } = parts;
   const findRoute = (host: string): CompiledRoute | undefined => {
     const hit = exact.get(host);
     if (hit !== undefined || wildcards.size === 0) return hit;
@@ -240,12 +276,12 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
     }
     return undefined;
   };
-
-  return Object.freeze({
-    revision,
+  parts.compiler.seal();
+  const table: RouteTable = Object.freeze({
+    revision: parts.revision,
     routeCount: exact.size + wildcards.size,
-    poolCount: Object.keys(state.pools).length,
-    addresses: c.addresses,
+    poolCount: parts.poolCount,
+    addresses: parts.compiler.addresses,
     resolve(host: string, path: string): Resolution {
       const route = findRoute(host);
       if (route === undefined) return fallback();
@@ -254,6 +290,8 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
       return fallback();
     },
   });
+  tables.set(table, parts);
+  return table;
 }
 
 export function compileTable(state: State, revision: number, opts: CompileOptions = {}): RouteTable {
