@@ -1,4 +1,4 @@
-import { ShardedMap, adoptRoutes, formatAddress, isWildcard, looksLikeAddress, parseAddress, shardedOf, type Address, type Pool, type Route, type ShardedEdit, type State, type Upstream } from "@switchyard/shared";
+import { ShardedMap, adoptRoutes, hashKey, formatAddress, isWildcard, looksLikeAddress, parseAddress, shardedOf, type Address, type Pool, type Route, type ShardedEdit, type State, type Upstream } from "@switchyard/shared";
 
 /**
  * The serving form of a State: built once per applied revision, then only read. The sync layer
@@ -224,13 +224,25 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
   const count = shardedOf(routes)?.size ?? Object.keys(routes).length;
   const exactEdit: ShardedEdit<CompiledRoute> = ShardedMap.empty<CompiledRoute>(count).edit();
   const raw = shardedOf(routes) === undefined ? ShardedMap.empty<Route>(count).edit() : undefined;
-  for (const host in routes) {
-    if (++n % YIELD_EVERY === 0) yield;
-    const route = routes[host] as Route;
-    raw?.set(host, route);
+  const add = (host: string, route: Route) => {
+    const hash = hashKey(host);
+    raw?.set(host, route, hash);
     const compiled = compileRoute(c, host, route);
     if (isWildcard(host)) wildcards.set(host.slice(2), compiled);
-    else exactEdit.set(host, compiled);
+    else exactEdit.set(host, compiled, hash);
+  };
+  const persistent = shardedOf(routes);
+  if (persistent !== undefined) {
+    // Routes applyOps made (a pool or default change): walked in their map, not through the Dict view.
+    for (const [host, route] of persistent.entries()) {
+      if (++n % YIELD_EVERY === 0) yield;
+      add(host, route);
+    }
+  } else {
+    for (const host in routes) {
+      if (++n % YIELD_EVERY === 0) yield;
+      add(host, routes[host] as Route);
+    }
   }
   if (raw !== undefined) adoptRoutes(state, raw.done());
   const fallback: Chooser = state.defaultUpstream === null ? () => NO_ROUTE : c.upstream(state.defaultUpstream, "defaultUpstream");

@@ -11,7 +11,7 @@ import type { Dict } from "./dict.js";
  * that grows far past it is rebuilt on the next full build (a snapshot), never lost.
  */
 
-/** FNV-1a over UTF-16 code units: cheap and spreads hostnames that differ in any character. */
+/** FNV-1a over UTF-16 code units (a caller filling two maps by one key may pass it to `set` once computed): cheap and spreads hostnames that differ in any character. */
 export function hashKey(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
@@ -67,7 +67,8 @@ export class ShardedMap<V> {
 
 export class ShardedEdit<V> {
   private readonly shards: (ReadonlyMap<string, V> | undefined)[];
-  private readonly owned = new Set<number>();
+  /** 1 for a shard this edit already copied (its own to change). */
+  private readonly owned: Uint8Array;
   private closed = false;
 
   constructor(
@@ -77,14 +78,15 @@ export class ShardedEdit<V> {
     private readonly make: (shards: readonly (ReadonlyMap<string, V> | undefined)[], size: number) => ShardedMap<V>,
   ) {
     this.shards = shards.slice();
+    this.owned = new Uint8Array(shards.length);
   }
 
-  private shard(key: string): Map<string, V> {
+  private shard(i: number): Map<string, V> {
     if (this.closed) throw new Error("a finished edit cannot change");
-    const i = hashKey(key) & this.mask;
-    if (!this.owned.has(i)) {
-      this.owned.add(i);
-      this.shards[i] = new Map(this.shards[i] ?? []);
+    if (this.owned[i] === 0) {
+      this.owned[i] = 1;
+      const from = this.shards[i];
+      this.shards[i] = from === undefined ? new Map() : new Map(from);
     }
     return this.shards[i] as Map<string, V>;
   }
@@ -93,15 +95,17 @@ export class ShardedEdit<V> {
     return this.shards[hashKey(key) & this.mask]?.get(key);
   }
 
-  set(key: string, value: V): void {
-    const s = this.shard(key);
-    if (!s.has(key)) this.size++;
+  set(key: string, value: V, hash = hashKey(key)): void {
+    const s = this.shard(hash & this.mask);
+    const before = s.size;
     s.set(key, value);
+    this.size += s.size - before;
   }
 
   delete(key: string): void {
-    if (this.shards[hashKey(key) & this.mask]?.has(key) !== true) return;
-    this.shard(key).delete(key);
+    const i = hashKey(key) & this.mask;
+    if (this.shards[i]?.has(key) !== true) return;
+    this.shard(i).delete(key);
     this.size--;
   }
 
