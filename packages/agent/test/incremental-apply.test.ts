@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { EMPTY_STATE, ShardedMap, Slicer, State, applyOps, derivationOf, dict, dictView, shardedOf, type Op } from "@switchyard/shared";
 import { seededRandom, testSeed } from "@switchyard/testkit";
 import { pino } from "pino";
@@ -105,6 +107,20 @@ describe("incremental apply and compile", () => {
     assert.notEqual(compilerOf(), first);
     assert.equal(answer(holder.current as RouteTable, "a.test", "/"), "p1@10.0.0.9:80");
     assert.equal(derivationOf(state, EMPTY_STATE), undefined);
+  });
+
+  test("a state does not keep the states it was derived from alive (no chain through the change records)", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    let state = applyOps(base(), [{ op: "route.put", host: "a.test", route: { upstream: "p1" } }]);
+    const first = new WeakRef(state);
+    for (let i = 0; i < 20; i++) state = applyOps(state, [{ op: "route.put", host: `h${i}.test`, route: { upstream: "p2" } }]);
+    for (let i = 0; i < 5 && first.deref() !== undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    assert.equal(first.deref(), undefined);
+    assert.equal(Object.keys(state.routes).length, 21);
   });
 
   test("a route change that does not apply leaves the state it was applied to as it was", () => {

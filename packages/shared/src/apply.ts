@@ -10,8 +10,11 @@ export const EMPTY_STATE: State = Object.freeze({ defaultUpstream: null, pools: 
 
 /** What one applyOps call changed, for an incremental compile (the agent's serve/holder.ts). */
 export interface Derivation {
-  /** The state the ops were applied to. */
-  readonly from: State;
+  /**
+   * The identity of the state the ops were applied to (stateId), never the state itself: each state
+   * holding its parent would keep every state ever applied alive.
+   */
+  readonly from: number;
   /** Hosts whose route was put or deleted. */
   readonly hosts: ReadonlySet<string>;
   /** A pool or the default upstream changed: every route may resolve differently. */
@@ -19,13 +22,20 @@ export interface Derivation {
 }
 
 const derivations = new WeakMap<State, Derivation>();
+const ids = new WeakMap<State, number>();
+let lastId = 0;
+const stateId = (s: State): number => {
+  let id = ids.get(s);
+  if (id === undefined) ids.set(s, (id = ++lastId));
+  return id;
+};
 // Route maps built beside a state that came as plain Dicts (a snapshot): see adoptRoutes.
 const adopted = new WeakMap<State, ShardedMap<Route>>();
 
 /** How `next` was made from `prev` by one applyOps call, or undefined when it was not. */
 export function derivationOf(next: State, prev: State): Derivation | undefined {
   const d = derivations.get(next);
-  return d !== undefined && d.from === prev ? d : undefined;
+  return d !== undefined && d.from === stateId(prev) ? d : undefined;
 }
 
 /**
@@ -114,7 +124,7 @@ export function applyOps(state: State, ops: readonly Op[]): State {
   }
   const next: State = { defaultUpstream, pools, routes: routes === undefined ? state.routes : dictView(routes) };
   if (routes === undefined && adopted.has(state)) adopted.set(next, adopted.get(state) as ShardedMap<Route>);
-  derivations.set(next, { from: state, hosts, wide });
+  derivations.set(next, { from: stateId(state), hosts, wide });
   return next;
 }
 
