@@ -149,7 +149,7 @@ export function renderScale(s: ScaleReport): string {
   return [
     `Each change is the agent's whole apply step in one process, as sync.ts runs it: the message parsed and validated, applied to the state, and installed ` +
       `(a route change is patched into the serving table; a full compile is what every change cost before issue 16). CPU is \`process.cpuUsage\` ` +
-      `(user + system) around each change, so the GC work it causes counts; ${s.changes} measured changes per round after 50 warm-up ones, ${s.hosts} routes.`,
+      `(user + system) around each change, so the GC work it causes counts; ${s.changes} measured changes per round after 50 warm-up ones and one full GC (the initial load's GC debt is not billed to the changes), ${s.hosts} routes.`,
     "",
     table(
       ["figure", "median [min–max] over rounds"],
