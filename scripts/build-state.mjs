@@ -4,6 +4,8 @@
 //          node_modules after an install; a different hash (or no node_modules) means stale.
 //   build: every src/**/*.ts (not .d.ts) and src/**/*.lua of a package with a build script must
 //          have its dist/ counterpart, newer than itself and than the package's build config.
+//          A package with a ui/ folder (the controller's dashboard) must have dist/ui/app.js newer
+//          than every file in it.
 //          Any stale package rebuilds the whole workspace: a dependent's types may have changed.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -71,6 +73,11 @@ export function staleBuild(root) {
       const built = mtime(out);
       if (built < mtime(src)) return `${name}/src/${rel} changed since the last build`;
       if (built < config) return `${name}'s build configuration changed since the last build`;
+    }
+    if (existsSync(join(pkg, "ui"))) {
+      const bundle = join(pkg, "dist", "ui", "app.js");
+      if (!existsSync(bundle)) return `${name}/dist has no ui/app.js (the dashboard)`;
+      for (const src of files(join(pkg, "ui"))) if (mtime(bundle) < mtime(src)) return `${name}/${relative(pkg, src)} changed since the last build`;
     }
   }
   return null;

@@ -1,4 +1,5 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
+import type { PoolHealthReport } from "@switchyard/shared";
 import type { Rejection } from "./sync/sync.js";
 
 export interface AdminStatus {
@@ -11,6 +12,10 @@ export interface AdminStatus {
   pools: number;
   /** The newest revision this agent refused and has not applied since (absent when none). */
   rejected?: Rejection;
+  /** Pools whose every target is out, so this agent routes to all of them (panic); empty when none. */
+  panic: string[];
+  /** Per pool and target: healthy, unhealthy, ejected, draining or slow_start (a multi-process agent: its first worker's view). */
+  health: PoolHealthReport[];
   /** Each worker's own view, when the agent runs several processes. */
   workers?: { pid: number; revision: number; redis: string; lastError: string | null; ready: boolean }[];
 }
@@ -32,6 +37,8 @@ export interface EdgeStatus {
   routes: number;
   pools: number;
   rejected: Rejection | null;
+  panic: string[];
+  health: PoolHealthReport[];
 }
 
 /** The admin view of a single-process agent: its one edge, ready once it has a table. */
@@ -39,9 +46,9 @@ export function edgeAdmin(id: string, edge: { status(): EdgeStatus }): AdminDeps
   return {
     ready: () => edge.status().ready,
     status: () => {
-      const { revision, appliedAt, redis, lastError, routes, pools, rejected } = edge.status();
+      const { revision, appliedAt, redis, lastError, routes, pools, rejected, panic, health } = edge.status();
       const at = appliedAt === null ? null : new Date(appliedAt).toISOString();
-      return { id, revision, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}) };
+      return { id, revision, appliedAt: at, redis, lastError, routes, pools, ...(rejected ? { rejected } : {}), panic, health };
     },
   };
 }

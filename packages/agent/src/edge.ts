@@ -8,6 +8,8 @@ import type { AgentConfig } from "./config.js";
 import { drain } from "./drain.js";
 import { edgeConnections, redisTarget } from "./redis.js";
 import { createProxyServer } from "./serve/front/listener.js";
+import { ActiveChecker } from "./serve/health/active.js";
+import { HealthRegistry } from "./serve/health/registry.js";
 import { TableHolder } from "./serve/holder.js";
 import { Upstreams } from "./serve/upstreams.js";
 import { TrafficCounters } from "./signals/counters.js";
@@ -25,8 +27,16 @@ export interface EdgeOptions {
   probes: boolean;
   /** Called when what status() reports may have changed: after an apply, or a refused revision. */
   onChange?: () => void;
-  /** Per-target pool health for the `switchyard_agent_upstream_health` gauge (none until pools have health). */
+  /** Overrides where the `switchyard_agent_upstream_health` gauge reads (default: this process's health registry). */
   health?: () => Iterable<UpstreamHealthSample>;
+}
+
+/**
+ * The gauge's rows from the health registry: up (1) only when a target is "healthy"; unhealthy,
+ * ejected, draining and slow_start all read 0 (the heartbeat and /status carry the exact state).
+ */
+export function upstreamHealth(health: HealthRegistry): UpstreamHealthSample[] {
+  return health.targetStates().map((r) => ({ pool: r.pool, target: r.target, up: r.state === "healthy" }));
 }
 
 /** The upstream side of the serve flow: h1 pools per target, and http-proxy for WebSocket upgrades. */
@@ -49,13 +59,17 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   // 0.5 ms against 1 ms, 10k-route reloads under traffic, three interleaved A/B runs of 8 reloads:
   // longest block median 3.2-4.5 ms vs 3.9-4.6, max 5.1-7.1 vs 7.6-10.1, reload time unchanged.
   const slicer = new Slicer(0.5);
-  const holder = new TableHolder(engine, slicer, log);
+  // Per-target health outlives tables (keyed by pool and address); active checks follow each swap.
+  const health = new HealthRegistry(log);
+  const checker = new ActiveChecker(health, log);
+  const holder = new TableHolder(engine, slicer, log, health, checker.reconcile);
 
   // The push flow. Proofs and probe reports write on the command connection, sync reads on `read`.
   const conns = edgeConnections(redisTarget(config), log);
   const channels: Record<string, string> = opts.probes ? { probe: keys.probes } : {};
   const link = new RedisLink({ command: conns.read, subscriber: conns.subscriber, channel: keys.changes, channels, pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs }, log);
   const proof = opts.proof ? new Proof(conns.command, keys, proofOptions(config), log) : undefined;
+  proof?.setHealthSource(() => health.report());
   const sync = new SyncEngine({
     link, reader: new StoreReader(conns.read, keys), install: holder.install, slicer, log, retryMs: 2000,
     onApplied: (revision, appliedAt) => {
@@ -74,7 +88,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   const counters = new TrafficCounters({ redis: conns.stats, keys, flushMs: 1000, log });
   // Metrics (AGENT_METRICS) and the access log (AGENT_ACCESS_LOG) ride on the same per-request hook.
   const metrics = config.metrics
-    ? new AgentMetrics({ revision: () => holder.current?.revision ?? 0, redisUp: () => sync.status().redis === "connected", ...(opts.health ? { health: opts.health } : {}) })
+    ? new AgentMetrics({ revision: () => holder.current?.revision ?? 0, redisUp: () => sync.status().redis === "connected", health: opts.health ?? (() => upstreamHealth(health)) })
     : undefined;
   const access = config.accessLog ? log.child({ log: "access" }, { level: "info" }) : undefined;
   const proxy: Server = createProxyServer({
@@ -98,10 +112,14 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
     proxy,
     holder,
     metrics,
+    health,
     status(): EdgeStatus {
       const table = holder.current;
       const { revision, appliedAt, redis, lastError, rejected } = sync.status();
-      return { revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0 };
+      return {
+        revision, appliedAt, redis, lastError, rejected, ready: table !== undefined, routes: table?.routeCount ?? 0, pools: table?.poolCount ?? 0,
+        panic: health.panics(), health: health.report(),
+      };
     },
     /** Drain in-flight requests (bounded), flush counters, deregister, close upstream pools. */
     async stop(): Promise<void> {
@@ -111,6 +129,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
       await counters.stop();
       sync.stop();
       probes?.close();
+      checker.close();
       await proof?.stop();
       await link.close();
       conns.command.disconnect(); // the link's read connection today; its own (primary) one with a read replica

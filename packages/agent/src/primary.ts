@@ -40,6 +40,9 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
     proof.setRejected(newestRejection(all));
     return all;
   };
+  // Every worker checks and ejects on its own; the record carries the first worker's view.
+  const firstHealth = () => [...reports.values()].sort((a, b) => a.pid - b.pid)[0]?.health;
+  proof.setHealthSource(firstHealth);
 
   const fork = (index: number) => {
     const worker = cluster.fork({ SWITCHYARD_WORKER_INDEX: String(index) });
@@ -86,6 +89,8 @@ export function startPrimary(config: AgentConfig, proof: Proof, redis: Redis, lo
         routes: all[0]?.routes ?? 0,
         pools: all[0]?.pools ?? 0,
         ...(rejected ? { rejected } : {}),
+        panic: [...new Set(all.flatMap((r) => r.panic ?? []))],
+        health: firstHealth() ?? [],
         workers: all.map((r) => ({ pid: r.pid, revision: r.revision, redis: r.redis, lastError: r.lastError, ready: r.ready })),
       };
     },

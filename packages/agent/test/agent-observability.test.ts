@@ -96,6 +96,10 @@ test("an agent's /metrics names the contract series, they move with traffic, and
   assert.equal(value(text, "switchyard_agent_revision"), a.revision);
   assert.equal(value(text, "switchyard_agent_redis_up"), 1);
   assert.match(text, /^# TYPE switchyard_agent_upstream_health gauge$/m);
+  // The pool's one target, from the health registry, before any request could have failed: 1 = healthy.
+  const healthSeries = `switchyard_agent_upstream_health{pool="app",target="${app}"}`;
+  assert.ok(before.includes(`${healthSeries} `), `no ${healthSeries} in the scrape`);
+  assert.equal(value(before, healthSeries), 1);
   assert.match(text, /^process_cpu_user_seconds_total /m);
   assert.match(text, /^nodejs_eventloop_lag_seconds /m);
   // No host label anywhere: the Host header is user input.

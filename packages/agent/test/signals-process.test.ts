@@ -54,7 +54,8 @@ test("an agent process counts proxied traffic into keys.stats, answers a probe, 
   for (const path of ["/", "/", "/fail"]) await send({ port, host: "a.test", path });
   assert.equal((await send({ port, host: "unrouted.test" })).status, 404);
   await waitFor(async () => (await redis.hget(keys.stats, "req:app")) === "3", { timeoutMs: 5000, what: "counters flushed by the timer" });
-  assert.deepEqual(await redis.hgetall(keys.stats), { "req:app": "3", "err:app": "1" });
+  // Per upstream, and per route host and upstream (what a canary on a.test counts).
+  assert.deepEqual(await redis.hgetall(keys.stats), { "req:app": "3", "err:app": "1", "rreq:a.test app": "3", "rerr:a.test app": "1" });
 
   const sub = await readyClient(server.url);
   const done: string[] = [];
@@ -78,5 +79,5 @@ test("an agent process counts proxied traffic into keys.stats, answers a probe, 
   const code = await exited;
   clearTimeout(killer);
   assert.equal(code, 0, output);
-  assert.deepEqual(await redis.hgetall(keys.stats), { "req:app": "5", "err:app": "2" });
+  assert.deepEqual(await redis.hgetall(keys.stats), { "req:app": "5", "err:app": "2", "rreq:a.test app": "5", "rerr:a.test app": "2" });
 });

@@ -104,7 +104,7 @@ describe("upstream kinds", () => {
     assert.equal(r.kind, "target");
     const target = { kind: "tcp", host: "::1", port: 8080, key: "[::1]:8080" };
     // No pool: no keepalive setting (the idle cap follows the load), and no name a client may be told.
-    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: undefined, upstreamLabel: "[::1]:8080", pool: undefined } });
+    assert.deepEqual(r, { kind: "target", upstream: "[::1]:8080", target, forward: { address: target, keepalive: undefined, upstreamLabel: "[::1]:8080", pool: undefined, health: undefined, chooser: undefined } });
     const u = t.resolve("u.test", "/") as Extract<Resolution, { kind: "target" }>;
     assert.deepEqual(u.target, { kind: "unix", path: "/run/app.sock", key: "unix:/run/app.sock" });
   });

@@ -228,6 +228,8 @@ export interface PacedResult {
   p99Ms: number;
   completed: number;
   failed: number;
+  /** Of `failed`: requests this client did not send because the target had fallen behind. */
+  skipped: number;
   errorDetail: string;
 }
 
@@ -245,6 +247,7 @@ export async function paced(o: Omit<PacedOptions, "maxMs">, ms: number): Promise
     p99Ms: pct(lat, 99),
     completed: run.samples.length,
     failed: bad.length + run.errors.length + run.skipped,
+    skipped: run.skipped,
     errorDetail: [...new Set(detail)].slice(0, 3).join("; "),
   };
 }

@@ -69,6 +69,27 @@ export function startNginxProxy(upstream: string, keepalive = 64): Promise<Nginx
   );
 }
 
+/**
+ * nginx over a pool of `upstreams` at its defaults for failures: max_fails=1, fail_timeout=10s,
+ * proxy_next_upstream error timeout (the next server after a connect error, for any method).
+ */
+export function startNginxPool(upstreams: readonly string[], keepalive = 64): Promise<Nginx> {
+  return launch(
+    `
+  upstream app { ${upstreams.map((u) => `server ${u};`).join(" ")} keepalive ${keepalive}; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:@PORT@;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }
+  }`,
+    "pool",
+  );
+}
+
 export interface NginxUpstream extends Nginx {
   /** Connections nginx has accepted so far (stub_status `accepts`), see acceptedBy. */
   accepted(): Promise<number>;

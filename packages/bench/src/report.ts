@@ -1,6 +1,6 @@
 import type { CatchupReport } from "./catchup.js";
 import { REVISION_HEADER, type CutoverReport } from "./cutover.js";
-import type { ScaleReport } from "./scale.js";
+import type { IncrementalReport } from "./incremental.js";
 import type { DatapathReport } from "./datapath.js";
 import { fmt, fmtNum, type Summary } from "./measure.js";
 import { REUSE_CONCURRENCY, type ReuseReport } from "./reuse.js";
@@ -15,11 +15,11 @@ export interface Target {
   pass: boolean | undefined;
 }
 
-const table = (head: string[], rows: string[][]) =>
+export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
 const us = (s: Summary) => fmt(s, 1, " µs");
-const ms = (s: Summary, d = 2) => fmt(s, d, " ms");
+export const ms = (s: Summary, d = 2) => fmt(s, d, " ms");
 
 export function renderDatapath(d: DatapathReport): string {
   const rows = d.variants.map((v) => [
@@ -145,7 +145,7 @@ export function renderTargets(targets: Target[]): string {
   return table(["target", "measured", "result"], targets.map((t) => [t.what, t.measured, t.pass === undefined ? (t.measured === "not measured" ? "not measured" : "no numeric target") : t.pass ? "PASS" : "**MISS**"]));
 }
 
-export function renderScale(s: ScaleReport): string {
+export function renderIncremental(s: IncrementalReport): string {
   return [
     `Each change is the agent's whole apply step in one process, as sync.ts runs it: the message parsed and validated, applied to the state, and installed ` +
       `(a route change is patched into the serving table; a full compile is what every change cost before issue 16). CPU is \`process.cpuUsage\` ` +

@@ -1,76 +1,182 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
-import { ChangeMessage, Slicer, applyOps, type State } from "@switchyard/shared";
-import { TableHolder } from "../../agent/src/serve/holder.js";
-import { compileTable } from "../../agent/src/serve/table.js";
-import { QUICK, ROUNDS, pct, summarize, type Summary } from "./measure.js";
-import { bigState, hostName, quiet } from "./state.js";
+import { execFileSync } from "node:child_process";
+import { StoreWriter, buildKeys } from "@switchyard/shared";
+import { randomPrefix, startRedis, waitFor, type RedisHandle } from "@switchyard/testkit";
+import type { Proc } from "../../e2e/src/index.js";
+import { AckClock, startFleet, stopFleet, timedRounds } from "./fleet.js";
+import { QUICK, cpuMicros, pct, rssMB, sleep } from "./measure.js";
+import { row, type PropagationRow } from "./propagation.js";
+import { connect, writeState } from "./state.js";
 
 /**
- * Section 6 (issue 16): what one change costs an agent on a 10k-route table. Each change is the
- * agent's whole apply step, in this process as sync.ts runs it: the message parsed and validated
- * (ChangeMessage), applied to the state (shared/apply.ts), and installed (serve/holder.ts: patched
- * into the serving table, or compiled in full). CPU is process.cpuUsage around each change
- * (user + system, this process), so GC work a change causes counts; one full GC after the warm-up
- * keeps the initial 10k-route load's GC debt off the changes. Beside it, for scale, the
- * full compile every change cost before (compileTable of the same state).
+ * Section 7 (issue 16): fan-out past one primary, and a 10,000-agent simulation.
+ * - replicas: 1,000 agents split over 2 replicas (subscription and reads on the replica, proofs on
+ *   the primary), timed by the same clock as section 3; compared with section 3's 1,000 agents on
+ *   the primary, measured minutes earlier in the same run.
+ * - sim: 10,000 agents (the agent's push flow: link, sync, proof, each with its own two
+ *   connections) over 4 processes on a private redis-server, bounded in time.
  */
 
-const HOSTS = 10_000;
-const POOLS = 1_000;
-const CHANGES = QUICK ? 100 : 200;
-const WARMUP = 50;
+const REPLICA_AGENTS = QUICK ? 100 : 1000;
+const SIM_AGENTS = Number(process.env.BENCH_SIM_AGENTS ?? (QUICK ? 1000 : 10_000));
+const SIM_PROCS = 4;
+const SIM_WRITES = QUICK ? 10 : 30;
+const ACK_TIMEOUT_MS = 15_000;
+
+export interface SimReport {
+  agents: number;
+  procs: number;
+  writes: number;
+  incomplete: number;
+  startSeconds: number;
+  rssPerAgentKB: number;
+  rssTotalMB: number;
+  redisIdleCorePct: number;
+  redisCpuPerWriteMs: number;
+  redisCpuPerWriteNetMs: number;
+  p50: number;
+  p99: number;
+  max: number;
+  note?: string;
+}
 
 export interface ScaleReport {
-  hosts: number;
-  changes: number;
-  /** Per round: p99 and p50 CPU ms per one-route change. */
-  p99: Summary;
-  p50: Summary;
-  /** Worst change of every round, ms CPU. */
-  max: Summary;
-  /** A full compile of the same table, ms CPU (what each change cost before issue 16). */
-  fullCompile: Summary;
+  replicas?: PropagationRow;
+  replicaAgents: number;
+  sim?: SimReport;
+  errors: string[];
 }
 
-// A full GC after the load and the warm-up: the changes are measured, not the reload's GC debt
-// (process.cpuUsage also counts V8's helper threads, which would still be marking the 10k table).
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
+const state = {
+  defaultUpstream: null,
+  pools: { blue: { targets: [{ address: "127.0.0.1:9", weight: 1 }] }, green: { targets: [{ address: "127.0.0.1:10", weight: 1 }] } },
+  routes: { "bench.local": { upstream: "blue" } },
+};
+const route = (k: number) => ({ op: "route.put" as const, host: "bench.local", route: { upstream: k % 2 === 0 ? "green" : "blue" } });
 
-async function round(seed: number): Promise<{ cpu: number[]; state: State }> {
-  let state: State = bigState(HOSTS, POOLS, "127.0.0.1:9");
-  const holder = new TableHolder({ retain() {} }, new Slicer(0.5), quiet);
-  // The first install is the full, sliced compile a snapshot gets; every change after it is measured.
-  await holder.install(1, state);
-  const cpu: number[] = [];
-  for (let i = 0; i < WARMUP + CHANGES; i++) {
-    const raw = JSON.stringify({ v: 1, rev: i + 2, at: Date.now(), actor: "bench", ops: [{ op: "route.put", host: hostName((seed + i * 7919) % HOSTS), route: { upstream: `p${(seed + i) % POOLS}` } }] });
-    if (i === WARMUP) gc();
-    const c0 = process.cpuUsage();
-    const msg = ChangeMessage.parse(JSON.parse(raw));
-    state = applyOps(state, msg.ops);
-    await holder.install(msg.rev, state);
-    const c = process.cpuUsage(c0);
-    if (i >= WARMUP) cpu.push((c.user + c.system) / 1000); // the first ones warm the JIT up
+async function replicaOf(primary: RedisHandle): Promise<RedisHandle> {
+  const r = await startRedis();
+  const c = connect(r.url);
+  try {
+    await c.replicaof("127.0.0.1", primary.port);
+    await waitFor(async () => /master_link_status:up/.test(await c.info("replication")) && !/master_sync_in_progress:1/.test(await c.info("replication")), { timeoutMs: 20_000, what: "replica in sync" });
+  } finally {
+    c.disconnect();
   }
-  return { cpu, state };
+  return r;
 }
 
-export async function scale(): Promise<ScaleReport> {
-  const p99: number[] = [];
-  const p50: number[] = [];
-  const max: number[] = [];
-  const full: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const { cpu, state } = await round(r * 101);
-    p99.push(pct(cpu, 99));
-    p50.push(pct(cpu, 50));
-    max.push(Math.max(...cpu));
-    const c0 = process.cpuUsage();
-    compileTable(state, 1);
-    const c = process.cpuUsage(c0);
-    full.push((c.user + c.system) / 1000);
+async function replicaFleet(primary: RedisHandle, rounds: number, perRound: number): Promise<PropagationRow> {
+  const replicas = await Promise.all([replicaOf(primary), replicaOf(primary)]);
+  const redis = connect(primary.url);
+  const sub = connect(primary.url);
+  const clock = new AckClock(sub);
+  let procs: Proc[] = [];
+  try {
+    const keys = buildKeys(randomPrefix("bench-replicas"));
+    let revision = await writeState(redis, keys, state);
+    await sub.subscribe(keys.acks);
+    procs = await startFleet("rep", "propagation-child.ts", REPLICA_AGENTS, 2, (i) => ({ REDIS_URL: primary.url, READ_URL: (replicas[i] as RedisHandle).url, PREFIX: keys.prefix }));
+    const writer = new StoreWriter(redis, keys, 1000);
+    const write = (k: number) =>
+      clock.time(keys.acks, REPLICA_AGENTS, revision + 1, async () => {
+        revision = (await writer.write([route(k)], { actor: "bench", expectedRevision: revision })).revision;
+      }, 5000);
+    for (let i = 0; i < 10; i++) await write(i);
+    return row(REPLICA_AGENTS, 2, await timedRounds(rounds, perRound, write));
+  } finally {
+    await stopFleet(procs);
+    redis.disconnect();
+    sub.disconnect();
+    await Promise.all(replicas.map((r) => r.stop()));
   }
-  return { hosts: HOSTS, changes: CHANGES, p99: summarize(p99), p50: summarize(p50), max: summarize(max), fullCompile: summarize(full) };
 }
+
+/** Raises the private redis-server's open-file limit (root only) so it can take 2 connections per simulated agent. */
+function raiseClients(redisPid: number, clients: number): string | undefined {
+  try {
+    execFileSync("prlimit", ["--pid", String(redisPid), `--nofile=${clients + 1024}:${clients + 1024}`], { stdio: "ignore" });
+    return undefined;
+  } catch {
+    return `could not raise redis-server's open-file limit to ${clients + 1024} (prlimit needs root)`;
+  }
+}
+
+async function simulation(): Promise<SimReport> {
+  const server = await startRedis();
+  const redis = connect(server.url);
+  const sub = connect(server.url);
+  const clock = new AckClock(sub);
+  let procs: Proc[] = [];
+  try {
+    const wanted = SIM_AGENTS * 2 + 64;
+    const limitNote = raiseClients(server.pid, wanted);
+    await redis.config("SET", "maxclients", String(wanted)).catch(() => undefined);
+    const maxclients = Number(((await redis.config("GET", "maxclients")) as string[])[1]);
+    const agents = Math.min(SIM_AGENTS, Math.floor((maxclients - 64) / 2));
+    const keys = buildKeys(randomPrefix("bench-sim"));
+    let revision = await writeState(redis, keys, state);
+    await sub.subscribe(keys.acks);
+    const t0 = performance.now();
+    procs = await startFleet("sim", "propagation-child.ts", agents, SIM_PROCS, () => ({ REDIS_URL: server.url, PREFIX: keys.prefix }), 240_000);
+    const startSeconds = (performance.now() - t0) / 1000;
+    const pids = procs.map((p) => p.child.pid ?? -1);
+    // Let start-up settle, then the idle cost: heartbeats and PINGs only.
+    await sleep(3000);
+    const idle0 = cpuMicros([server.pid]);
+    const i0 = performance.now();
+    await sleep(3000);
+    const idleRate = (cpuMicros([server.pid]) - idle0) / (performance.now() - i0); // µs of CPU per ms
+    const rss = rssMB(pids);
+    const writer = new StoreWriter(redis, keys, 1000);
+    const write = (k: number) =>
+      clock.time(keys.acks, agents, revision + 1, async () => {
+        revision = (await writer.write([route(k)], { actor: "bench", expectedRevision: revision })).revision;
+      }, ACK_TIMEOUT_MS);
+    await write(0); // warm-up: every agent past its snapshot
+    const c0 = cpuMicros([server.pid]);
+    const w0 = performance.now();
+    const m = await timedRounds(1, SIM_WRITES, write);
+    const cpu = cpuMicros([server.pid]) - c0;
+    const window = performance.now() - w0;
+    const lat = m.lat.flat();
+    return {
+      agents,
+      procs: SIM_PROCS,
+      writes: SIM_WRITES,
+      incomplete: m.incomplete,
+      startSeconds,
+      rssPerAgentKB: (rss * 1024) / agents,
+      rssTotalMB: rss,
+      redisIdleCorePct: idleRate / 10, // µs per ms → % of one core
+      redisCpuPerWriteMs: cpu / SIM_WRITES / 1000,
+      redisCpuPerWriteNetMs: Math.max(0, cpu - idleRate * window) / SIM_WRITES / 1000,
+      p50: lat.length ? pct(lat, 50) : NaN,
+      p99: lat.length ? pct(lat, 99) : NaN,
+      max: lat.length ? Math.max(...lat) : NaN,
+      ...(agents < SIM_AGENTS ? { note: `${agents} agents, not ${SIM_AGENTS}: ${limitNote ?? `maxclients ${maxclients}`}` } : {}),
+    };
+  } finally {
+    await stopFleet(procs);
+    redis.disconnect();
+    sub.disconnect();
+    await server.stop();
+  }
+}
+
+export async function scale(primary: RedisHandle, opts: { rounds: number; perRound: number; sim: boolean }): Promise<ScaleReport> {
+  const out: ScaleReport = { replicaAgents: REPLICA_AGENTS, errors: [] };
+  try {
+    out.replicas = await replicaFleet(primary, opts.rounds, opts.perRound);
+  } catch (err) {
+    out.errors.push(`replicas: ${(err as Error).message}`);
+  }
+  if (opts.sim) {
+    try {
+      out.sim = await simulation();
+    } catch (err) {
+      out.errors.push(`10,000-agent simulation: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+

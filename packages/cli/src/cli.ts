@@ -72,7 +72,7 @@ function buildProgram(io: Io, json: boolean, setCode: (code: number) => void): C
       setCode(await fn(ctx(this), ...args));
     };
 
-  // One file per area; `pool health` joins config.ts once pools have health checks.
+  // One file per area.
   registerFleet(program, act);
   registerConfig(program, act);
   registerAudit(program, act);

@@ -2,7 +2,7 @@
 // in the syntax the commands take, so what an operator sees can be pasted back.
 import { describeValue } from "./render-diff.js";
 import { describeRoute, describeTargets, describeUpstream, table } from "./render.js";
-import type { AuditRecord, FleetState, Pool, Route, Upstream } from "./types.js";
+import type { AuditRecord, FleetState, Pool, PoolHealthView, Route, Upstream } from "./types.js";
 
 /** Pool names an upstream refers to (a pool name, or the pools of a split). Addresses name none. */
 function poolsOf(u: Upstream | null | undefined, pools: Record<string, Pool>): string[] {
@@ -40,6 +40,17 @@ export function renderPool(name: string, p: Pool): string {
   let out = `pool       ${name}\nkeepalive  ${p.keepalive ?? "-"}\n\n`;
   out += table(["ADDRESS", "WEIGHT"], p.targets.map((t) => [t.address, String(t.weight ?? 1)]));
   return out;
+}
+
+/** `pool health NAME`: one line per agent and target. */
+export function renderPoolHealth(name: string, agents: PoolHealthView[]): string {
+  if (agents.length === 0) return `no live agent reports pool ${name}\n`;
+  const rows = agents.flatMap((a) => {
+    const agent = a.panic ? `${a.agent} (panic: routing to all)` : a.agent;
+    if (a.targets.length === 0) return [[agent, "-", "not applied yet", "-", "-"]];
+    return a.targets.map((t) => [agent, t.address, t.state, t.since === null ? "-" : when(t.since), t.lastError ?? "-"]);
+  });
+  return table(["AGENT", "ADDRESS", "STATE", "SINCE", "LAST ERROR"], rows);
 }
 
 export function renderRoutes(state: FleetState): string {

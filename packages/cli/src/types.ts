@@ -8,8 +8,19 @@ export interface Route {
 }
 
 export interface Pool {
-  targets: { address: string; weight?: number }[];
+  targets: { address: string; weight?: number; drain?: boolean }[];
   keepalive?: number;
+  healthCheck?: Record<string, unknown>;
+  passive?: Record<string, unknown>;
+  slowStart?: string;
+  retry?: { on: string[]; tries?: number };
+}
+
+/** `GET /v1/pools/:name/health`: each live agent's view of the pool's targets. */
+export interface PoolHealthView {
+  agent: string;
+  panic?: boolean;
+  targets: { address: string; state: string; since: string | null; lastError: string | null }[];
 }
 
 export interface FleetState {

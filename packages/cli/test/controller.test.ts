@@ -110,6 +110,30 @@ describe("agents (real controller)", () => {
   });
 });
 
+describe("pool health (real controller)", () => {
+  test("prints each agent's view of the pool's targets, as a table and as JSON; an unknown pool exits 1", async () => {
+    await seed();
+    const now = Date.now();
+    const health = [{ pool: "blue", panic: false, targets: [
+      { address: "127.0.0.1:9001", state: "ejected", since: now - 3000, lastError: "connect ECONNREFUSED 127.0.0.1:9001" },
+      { address: "unix:/run/blue.sock", state: "slow_start", since: now - 1000, lastError: null },
+    ] }];
+    const rec = { id: "edge-a", revision: 5, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, health };
+    await real.fx.redis.multi().set(real.fx.keys.agent("edge-a"), JSON.stringify(rec), "PX", 5000).zadd(real.fx.keys.agents, now + 5000, "edge-a").exec();
+    const r = await cli(["pool", "health", "blue"], env(READ));
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.match(lines[0] ?? "", /^AGENT\s+ADDRESS\s+STATE\s+SINCE\s+LAST ERROR$/);
+    assert.match(lines[1] ?? "", /^edge-a\s+127\.0\.0\.1:9001\s+ejected\s+\S+Z\s+connect ECONNREFUSED/);
+    assert.match(lines[2] ?? "", /^edge-a\s+unix:\/run\/blue\.sock\s+slow_start\s+\S+Z\s+-$/);
+    const json = await cli(["pool", "health", "blue", "--json"], env(READ));
+    assert.deepEqual(JSON.parse(json.stdout)[0].targets.map((t: { state: string }) => t.state), ["ejected", "slow_start"]);
+    const missing = await cli(["pool", "health", "nope"], env(READ));
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /not found|nope/);
+  });
+});
+
 describe("switch (real controller)", () => {
   test("a pool, an address and a split each land in the route as the API expects", async () => {
     await seed();

@@ -10,6 +10,9 @@ import type { Token } from "./config.js";
 import type { AckWatcher } from "./fleet/acks.js";
 import { agentsApi } from "./http/agents-api.js";
 import { authenticate } from "./http/auth.js";
+import type { EventHub } from "./events/hub.js";
+import { eventsApi } from "./http/events-api.js";
+import { uiApi } from "./http/ui.js";
 import { configApi } from "./http/config-api.js";
 import { ApiError, errorHandler } from "./http/errors.js";
 import { healthApi } from "./http/health.js";
@@ -31,6 +34,7 @@ export interface AppDeps {
   writer: StoreWriter;
   history: StoreHistory;
   metrics: ControllerMetrics;
+  events: EventHub;
   tokens: Token[];
   log: Logger;
 }
@@ -42,9 +46,12 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
   app.use(healthApi(deps));
   app.use(openapiApi());
+  // The dashboard's files hold no data: served before authentication, which happens in the page.
+  app.use(uiApi());
   app.use(seedMethodGuard);
   app.use(authenticate(deps.tokens));
   app.use(metricsApi(deps));
+  app.use(eventsApi(deps));
   // Before readApi: PUT /v1/state is here, GET /v1/state there.
   app.use(stateApi(deps));
   app.use(readApi(deps));

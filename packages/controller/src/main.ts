@@ -10,7 +10,8 @@ import { AckWatcher } from "./fleet/acks.js";
 import { ApplyTimer } from "./fleet/apply-timer.js";
 import { createLogger } from "./logger.js";
 import { ControllerMetrics, MeteredWriter } from "./metrics.js";
-import { ackSubscriberConnection, commandConnection, queueConnection, workerConnection } from "./redis.js";
+import { EventHub } from "./events/hub.js";
+import { ackSubscriberConnection, commandConnection, eventsSubscriberConnection, queueConnection, workerConnection } from "./redis.js";
 
 // The composition root: parse config, open the Redis connections, build dependencies, listen, stop on signals.
 let config;
@@ -26,8 +27,8 @@ const log = createLogger(config.logLevel, "switchyard-controller");
 const keys = buildKeys(config.prefix);
 const settings = { target: config.redis, commandTimeoutMs: config.redisCommandTimeoutMs };
 const redis = commandConnection(settings, log);
-const connections = [redis, ackSubscriberConnection(settings, log), queueConnection(settings, log), workerConnection(settings, log)] as const;
-const [, ackSub, queueConn, workerConn] = connections;
+const connections = [redis, ackSubscriberConnection(settings, log), queueConnection(settings, log), workerConnection(settings, log), eventsSubscriberConnection(settings, log)] as const;
+const [, ackSub, queueConn, workerConn, eventsSub] = connections;
 const reader = new StoreReader(redis, keys);
 const history = new StoreHistory(redis, keys, reader);
 const repo = new CutoverRepo(redis, keys);
@@ -39,7 +40,8 @@ const queue = createCutoverQueue(queueConn, queueOpts);
 const workerId = `${hostname()}:${process.pid}`;
 const runnerDeps = { repo, reader, writer, redis, keys, acks, log, workerId, sampleMs: config.cutoverSampleMs };
 const worker = createCutoverWorker(workerConn, queueOpts, (id) => runCutover(id, runnerDeps), giveUpCutover(repo), log);
-const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: config.tokens, log });
+const events = new EventHub(eventsSub, redis, keys, repo, log);
+const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, tokens: config.tokens, log });
 
 const server = app.listen(config.port, config.host);
 await once(server, "listening");
@@ -58,6 +60,8 @@ function shutdown(signal: string): void {
     for (const c of connections) c.disconnect();
     process.exit(0);
   };
+  // Event streams never end by themselves: end them first, so close() is not held up by them.
+  events.close();
   server.close(() => void done());
   server.closeIdleConnections();
   // Event streams and fleet waits would hold close() open; give answers in flight 2 s, then cut.

@@ -54,6 +54,16 @@ export function ackSubscriberConnection(s: RedisSettings, log: Logger): Redis {
 }
 
 /**
+ * The event hub's subscriber (GET /v1/events): changes, acks and cutover progress, one connection
+ * however many clients listen. Like the ack subscriber: SUBSCRIBE is reissued by EventHub on every
+ * `ready` (autoResubscribe off), no command timeout, no retry limit; a missed message is only a
+ * late screen update, the dashboard re-reads state on every event it does get.
+ */
+export function eventsSubscriberConnection(s: RedisSettings, log: Logger): Redis {
+  return watched(dialRedis(s.target, { ...common("events"), autoResubscribe: false, maxRetriesPerRequest: null }), "events", log);
+}
+
+/**
  * BullMQ's Queue: used inside API requests (enqueue a cutover, find its job on abort), so it fails
  * fast like the command connection. BullMQ leaves a connection it was handed open: main.ts closes it.
  */

@@ -13,7 +13,8 @@ import { CutoverRepo } from "../src/cutover/repo.js";
 import { AckWatcher } from "../src/fleet/acks.js";
 import { ApplyTimer } from "../src/fleet/apply-timer.js";
 import { ControllerMetrics, MeteredWriter } from "../src/metrics.js";
-import { ackSubscriberConnection, commandConnection, queueConnection } from "../src/redis.js";
+import { ackSubscriberConnection, commandConnection, eventsSubscriberConnection, queueConnection } from "../src/redis.js";
+import { EventHub, type HubOptions } from "../src/events/hub.js";
 
 export const WRITE = "write-secret-0123456789abcdef";
 export const READ = "read-secret-0123456789abcdef";
@@ -34,13 +35,14 @@ export interface Fixture {
   history: StoreHistory;
   metrics: ControllerMetrics;
   redis: Redis;
+  events: EventHub;
   /** Everything a rejected request must leave untouched. */
   fingerprint(): Promise<unknown>;
   close(): Promise<void>;
 }
 
 /** An app on a fresh random prefix, wired exactly like main.ts wires it (no cutover worker: tests run cutovers themselves). */
-export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixture {
+export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500, hubOptions?: HubOptions): Fixture {
   const log = pino({ level: "silent" });
   const settings = { target: urlTarget(server.url), commandTimeoutMs };
   const redis = commandConnection(settings, log);
@@ -54,21 +56,24 @@ export function makeFixture(server: RedisHandle, commandTimeoutMs = 1500): Fixtu
   const acks = new AckWatcher(ackSub, redis, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
   const queue = createCutoverQueue(queueConn, { keys, lockMs: 10_000 });
   const writer = new MeteredWriter(redis, keys, MIN_LOG_CAP, 10_000, metrics);
-  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, tokens: TOKENS, log });
+  const eventsSub = eventsSubscriberConnection(settings, log);
+  const events = new EventHub(eventsSub, redis, keys, repo, log, hubOptions);
+  const app = createApp({ redis, keys, acks, repo, queue, reader, writer, history, metrics, events, tokens: TOKENS, log });
   const fingerprint = async () => {
     const [snap, logLen, auditLen] = await Promise.all([reader.snapshot(), redis.xlen(keys.log), redis.xlen(keys.audit)]);
     return { snap, logLen, auditLen };
   };
   const close = async () => {
     acks.close();
+    events.close();
     // BullMQ checks the server's version when the queue is made; closing before that check ends
     // leaves it to fail on a closed connection as an unhandled rejection (a test that never used
     // the queue can end that fast).
     await queue.waitUntilReady().catch(() => undefined);
     await queue.close().catch(() => undefined);
-    for (const c of [redis, ackSub, queueConn]) c.disconnect();
+    for (const c of [redis, ackSub, queueConn, eventsSub]) c.disconnect();
   };
-  return { app, acks, queue, repo, keys, reader, writer, history, metrics, redis, fingerprint, close };
+  return { app, acks, queue, repo, keys, reader, writer, history, metrics, redis, events, fingerprint, close };
 }
 
 /** Runs `fn` and asserts that the revision, state, change log and audit log did not move. */

@@ -99,7 +99,13 @@ describe("GET /v1/openapi.json", () => {
     await call("/v1/revisions", "get", request(app).get("/v1/revisions?limit=5").set(auth(READ)));
     await call("/v1/revisions/{rev}", "get", request(app).get("/v1/revisions/6").set(auth(READ)));
     await call("/v1/audit", "get", request(app).get("/v1/audit").set(auth(READ)));
+    const now = Date.now();
+    const health = [{ pool: "blue", panic: false, targets: [{ address: "127.0.0.1:1", state: "ejected", since: now, lastError: "connect ECONNREFUSED" }] }];
+    const record = { id: "edge-1", revision: 1, appliedAt: now, startedAt: now, version: "test", address: "127.0.0.2:8080", seenAt: now, health };
+    await fx.redis.multi().set(fx.keys.agent("edge-1"), JSON.stringify(record), "PX", 5000).zadd(fx.keys.agents, now + 5000, "edge-1").exec();
     await call("/v1/agents", "get", request(app).get("/v1/agents").set(auth(READ)));
+    const seen = await call("/v1/pools/{name}/health", "get", request(app).get("/v1/pools/blue/health").set(auth(READ)));
+    assert.equal(seen.body[0]?.targets[0]?.state, "ejected");
     await call("/_switch_upstream", "post", request(app).post("/_switch_upstream?host=a.com&upstream=green").set(auth()));
     await call("/_switch_upstream", "post", request(app).post("/_switch_upstream?host=a.com&upstream=blue=90,green=10").set(auth()).set("Accept", "application/json"));
     const created = await call("/v1/cutovers", "post", request(app).post("/v1/cutovers").set(auth()).send({ host: "a.com", to: "green", at: new Date(Date.now() + 3_600_000).toISOString() }));

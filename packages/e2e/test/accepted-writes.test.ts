@@ -4,7 +4,8 @@ import { after, before, test } from "node:test";
 import { pino } from "pino";
 import { AGENT_NODE_FLAGS, RedisLink, SyncEngine, commandConnection as agentCommand, subscriberConnection } from "@switchyard/agent";
 import {
-  AckWatcher, ApplyTimer, ControllerMetrics, CutoverRepo, MeteredWriter, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue, queueConnection,
+  AckWatcher, ApplyTimer, ControllerMetrics, CutoverRepo, EventHub, MeteredWriter, ackSubscriberConnection, commandConnection, createApp, createCutoverQueue,
+  eventsSubscriberConnection, queueConnection,
 } from "@switchyard/controller";
 import { EMPTY_STATE, StoreHistory, StoreReader, buildKeys, urlTarget, type State } from "@switchyard/shared";
 import { freePort, randomPrefix, seededRandom, startRedis, testSeed, waitFor, type RedisHandle } from "@switchyard/testkit";
@@ -54,8 +55,10 @@ test("every write the API accepts is applied by an agent, which ends with the ta
   const repo = new CutoverRepo(cmd, keys);
   const metrics = new ControllerMetrics({ reader, redis: cmd, keys, repo, log });
   const acks = new AckWatcher(ackSub, cmd, keys, log, new ApplyTimer((s) => metrics.applySeconds.observe(s)));
+  const eventsSub = eventsSubscriberConnection(settings, log);
+  const events = new EventHub(eventsSub, cmd, keys, repo, log);
   const app = createApp({
-    redis: cmd, keys, acks, repo, queue, reader, writer: new MeteredWriter(cmd, keys, 1000, 10_000, metrics), history: new StoreHistory(cmd, keys, reader), metrics,
+    redis: cmd, keys, acks, repo, queue, reader, writer: new MeteredWriter(cmd, keys, 1000, 10_000, metrics), history: new StoreHistory(cmd, keys, reader), metrics, events,
     tokens: [{ name: "prop", scope: "write", secret: TOKEN }], log,
   });
   const server = app.listen(0, "127.0.0.1");
@@ -138,9 +141,10 @@ test("every write the API accepts is applied by an agent, which ends with the ta
     server.closeAllConnections();
     server.close();
     acks.close();
+    events.close();
     await queue.close().catch(() => undefined);
     engine.stop();
     await link.close();
-    for (const c of [cmd, ackSub, queueConn]) c.disconnect();
+    for (const c of [cmd, ackSub, queueConn, eventsSub]) c.disconnect();
   }
 });

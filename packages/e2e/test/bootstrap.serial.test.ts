@@ -45,6 +45,14 @@ describe("build-state: what the bootstrap skips", () => {
       rmSync(join(pkg, "src/new.ts"));
       rmSync(join(pkg, "dist/lua/s.lua"));
       assert.equal(staleBuild(ws), "packages/a/dist has no lua/s.lua");
+      write(join(pkg, "dist/lua/s.lua"), "", 2000);
+      // A dashboard (ui/): its bundle must exist and be newer than every file under ui/.
+      write(join(pkg, "ui/src/main.js"), "", 1000);
+      assert.equal(staleBuild(ws), "packages/a/dist has no ui/app.js (the dashboard)");
+      write(join(pkg, "dist/ui/app.js"), "", 2000);
+      assert.equal(staleBuild(ws), null);
+      utimesSync(join(pkg, "ui/src/main.js"), 3000, 3000);
+      assert.equal(staleBuild(ws), "packages/a/ui/src/main.js changed since the last build");
     } finally {
       rmSync(ws, { recursive: true, force: true });
     }

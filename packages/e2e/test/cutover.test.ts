@@ -138,7 +138,7 @@ describe("cutovers through 3 agents", () => {
 
   test("a concurrent manual switch during a canary stops it safely, and a second cutover on the host gets 409", async () => {
     await onBlue("fence.test");
-    const id = await startCutover(fleet, { host: "fence.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "3s" } }, preflight: false });
+    const id = await startCutover(fleet, { host: "fence.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "3s" } }, preflight: false, rollback: { maxWait: "4s" } });
     await untilCutover(fleet, id, (c) => c.state === "baking" && c.step?.index === 1, "step 1 baking");
     const second = await fleet.api("POST", "/v1/cutovers", { host: "fence.test", to: "green" });
     assert.equal(second.status, 409);
@@ -185,15 +185,41 @@ describe("cutovers through 3 agents", () => {
     assert.ok(Math.abs(skew) <= 1000, `fired ${skew} ms off`);
   });
 
+  test("a canary with no traffic for its hosts holds, then ends failed 'inconclusive' and restores the original route", async () => {
+    await onBlue("quiet.test");
+    // Traffic to green for another host: pool-wide counters would see it, the canary must not.
+    await fleet.api("PUT", "/v1/routes/elsewhere.test?wait=applied&timeout=5000", { upstream: "green" });
+    const other = startLoad(fleet.agents, "elsewhere.test", { perAgent: 1, maxRequests: 20_000, maxMs: 30_000 });
+    try {
+      const t0 = Date.now();
+      const id = await startCutover(fleet, { host: "quiet.test", to: "green", strategy: { canary: { steps: [10, 100], interval: "1s" } }, preflight: false, rollback: { minRequests: 20, maxWait: "4s" } });
+      // It holds past its interval rather than moving on.
+      await waitFor(async () => Date.now() - t0 > 2500, { what: "past the interval", timeoutMs: 10_000, intervalMs: 100 });
+      const holding = await cutover(fleet, id);
+      assert.equal(holding.state, "baking", JSON.stringify(holding));
+      assert.equal(holding.step?.index, 1);
+      const c = await finished(fleet, id);
+      assert.equal(c.state, "failed");
+      assert.match(c.reason ?? "", /^inconclusive: \d+ of 20 requests/);
+      assert.ok(c.restore?.revision !== null && c.restore?.revision !== undefined, "the original route was written back");
+      for (const a of fleet.agents) assert.match((await get(a.host, a.port, "quiet.test")).body, /^blue-/);
+      console.log(`# canary without traffic: ${c.state} after ${Date.now() - t0} ms (${c.reason})`);
+    } finally {
+      await other.stop();
+    }
+  });
+
   test("the switchyard CLI runs a canary with --watch against the real controller and exits 0 on success", async () => {
     await onBlue("cli.test");
     const { run } = await import("@switchyard/cli");
     let out = "";
     let err = "";
+    // A canary step needs evidence: requests for the host on the new upstream.
+    const load = startLoad(fleet.agents, "cli.test", { perAgent: 2, maxRequests: 100_000, maxMs: 60_000 });
     const code = await run(
       ["cutover", "cli.test", "--to", "green", "--canary", "50,100", "--interval", "1s", "--bake", "1s", "--no-preflight", "--watch"],
       { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: { SWITCHYARD_URL: fleet.controllerUrl, SWITCHYARD_TOKEN: TOKEN } },
-    );
+    ).finally(() => load.stop());
     assert.equal(code, 0, `${out}\n${err}`);
     assert.match(out, /succeeded/);
     assert.match(out, /step 1\/2/);
@@ -209,6 +235,7 @@ describe("cutovers through 3 agents", () => {
     });
     fleet.procs.push(second);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { timeoutMs: 20_000, what: "second controller" });
+    const load = startLoad(fleet.agents, "crash.test", { perAgent: 2, maxRequests: 200_000, maxMs: 60_000 });
     const id = await startCutover(fleet, { host: "crash.test", to: "green", strategy: { canary: { steps: [10, 50, 100], interval: "3s" } }, bake: "1s", preflight: false });
     await untilCutover(fleet, id, (c) => c.state === "baking" && c.step?.index === 1, "step 1 baking");
     const { Redis } = await import("ioredis");
@@ -226,7 +253,7 @@ describe("cutovers through 3 agents", () => {
     const c = await waitFor(async () => {
       const v = (await api("GET", `/v1/cutovers/${id}`)).body;
       return ["succeeded", "rolled_back", "failed", "aborted"].includes(v.state) ? v : undefined;
-    }, { timeoutMs: 40_000, what: "cutover finished by the surviving controller" });
+    }, { timeoutMs: 40_000, what: "cutover finished by the surviving controller" }).finally(() => load.stop());
     assert.equal(c.state, "succeeded", c.reason);
     const audit = (await api("GET", "/v1/audit?limit=1000")).body as { actor: string; target: string }[];
     const ours = audit.filter((a) => a.actor.startsWith(`cutover:${id}/`)).map((a) => a.actor).sort();

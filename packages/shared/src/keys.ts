@@ -71,6 +71,8 @@ export interface Keys {
   cutoverControl(id: string): string;
   /** Stream: one cutover's progress events, for SSE. */
   cutoverEvents(id: string): string;
+  /** Pub/sub channel: a cutover record was saved (payload: its id), for the controllers' event hubs. */
+  readonly cutoverProgress: string;
   /** BullMQ's own prefix: inside the same hash tag, so its keys share the slot. */
   readonly bullPrefix: string;
 }
@@ -101,6 +103,7 @@ export function buildKeys(rawPrefix: string = DEFAULT_PREFIX): Keys {
     cutoverLock: (host) => `${p}:cutover-lock:${host}`,
     cutoverControl: (id) => `${p}:cutover-control:${id}`,
     cutoverEvents: (id) => `${p}:cutover-events:${id}`,
+    cutoverProgress: `${p}:cutover-progress`,
     bullPrefix: `${p}:bull`,
   };
 }

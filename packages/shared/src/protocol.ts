@@ -54,6 +54,23 @@ export const AckMessage = z.strictObject({
 });
 export type AckMessage = z.infer<typeof AckMessage>;
 
+/** A target's state on one agent, as `GET /v1/pools/:name/health` reports it. */
+export const TARGET_STATES = ["healthy", "unhealthy", "ejected", "draining", "slow_start"] as const;
+
+/** One pool's targets as one agent sees them, in its heartbeat record (`since`: ms since the epoch). */
+export const PoolHealthReport = z.object({
+  pool: z.string(),
+  /** Every target is out and the agent routes to all of them (panic). */
+  panic: z.boolean(),
+  targets: z.array(z.object({
+    address: z.string(),
+    state: z.enum(TARGET_STATES),
+    since: z.int().nonnegative(),
+    lastError: z.string().max(500).nullable(),
+  })),
+});
+export type PoolHealthReport = z.infer<typeof PoolHealthReport>;
+
 /** Stored at `keys.agent(id)` with a TTL and refreshed every <= 2 s: proof of life and of what is applied. */
 export const AgentRecord = z.object({
   id: AgentId,
@@ -70,6 +87,8 @@ export const AgentRecord = z.object({
    * waiting for a timeout.
    */
   rejected: z.object({ revision: z.int().nonnegative(), reason: z.string().max(500) }).optional(),
+  /** Per pool and target, the health this agent sees (absent from agents that predate it). */
+  health: z.array(PoolHealthReport).optional(),
 });
 export type AgentRecord = z.infer<typeof AgentRecord>;
 
@@ -77,6 +96,9 @@ export type AgentRecord = z.infer<typeof AgentRecord>;
 export const statsField = {
   requests: (upstream: string) => `req:${upstream}`,
   errors: (upstream: string) => `err:${upstream}`,
+  /** Per route host and upstream (what a canary switches): a host never holds a space, so the first one splits. */
+  routeRequests: (host: string, upstream: string) => `rreq:${host} ${upstream}`,
+  routeErrors: (host: string, upstream: string) => `rerr:${host} ${upstream}`,
 };
 
 /**

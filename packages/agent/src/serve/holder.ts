@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { derivationOf, type Slicer, type State } from "@switchyard/shared";
+import type { HealthRegistry } from "./health/registry.js";
 import { compileTableCooperative, type RouteTable } from "./table.js";
 import { patchTable } from "./table-patch.js";
 
@@ -29,6 +30,10 @@ export class TableHolder {
      */
     private readonly slicer: Slicer,
     private readonly log: Logger,
+    /** Per-target health across tables: compiles look targets up in it, swaps prune it. */
+    private readonly health?: HealthRegistry,
+    /** Told of every swapped-in table (the active health checker). */
+    private readonly onSwap?: (table: RouteTable) => void,
   ) {}
 
   get current(): RouteTable | undefined {
@@ -39,6 +44,8 @@ export class TableHolder {
   swap(next: RouteTable): void {
     this.table = next;
     this.engine.retain(next.addresses);
+    this.health?.retain(next.pools);
+    this.onSwap?.(next);
   }
 
   /**
@@ -52,7 +59,7 @@ export class TableHolder {
     const prev = this.table;
     const d = prev !== undefined && this.source !== undefined ? derivationOf(state, this.source) : undefined;
     const patched = prev !== undefined && d !== undefined && !d.wide ? patchTable(prev, state, d.hosts, revision) : undefined;
-    const next = patched ?? (await compileTableCooperative(state, revision, this.slicer));
+    const next = patched ?? (await compileTableCooperative(state, revision, this.slicer, this.health ? { health: this.health } : {}));
     this.swap(next);
     this.source = state;
     this.log.info({ revision, routes: next.routeCount, pools: next.poolCount }, patched ? "route table patched" : "route table applied");

@@ -118,7 +118,7 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     const target = r.target as ForwardTarget;
     res[LABEL] = target.upstreamLabel;
     const sink = new NodeSink(req, res, stamp, target.pool);
-    const exchange = new UpstreamExchange(log);
+    const exchange = new UpstreamExchange(log, upstreams);
     sink.bind(exchange);
     const upload = r.chunked || r.length > 0 ? new RequestUpload(req, r.chunked) : undefined;
     try {

@@ -40,6 +40,8 @@ export interface PassRequest {
   /** The Content-Length, or -1 without one. */
   length: number;
   target: ForwardTarget | undefined;
+  /** The key of the route that decided ("" for the default upstream, or no route). */
+  route: string;
   /** The revision of the table that routed (or refused) it; -1 when no table decided. */
   revision: number;
   forwarded: ForwardedFields | undefined;
@@ -66,7 +68,7 @@ export interface PassEnv {
 }
 
 export function newPassRequest(peer: PeerInfo): PassRequest {
-  return { method: "", url: "", http10: false, fields: [], peer, path: "", host: undefined, close: false, chunked: false, length: -1, target: undefined, revision: -1, forwarded: undefined, requestId: "", start: 0 };
+  return { method: "", url: "", http10: false, fields: [], peer, path: "", host: undefined, close: false, chunked: false, length: -1, target: undefined, route: "", revision: -1, forwarded: undefined, requestId: "", start: 0 };
 }
 
 // Field kinds. The 9 singletons are the request fields Node's own parser keeps one copy of (it
@@ -256,11 +258,12 @@ function connectionClose(r: PassRequest): Refusal | undefined {
 function resolve(r: PassRequest, env: PassEnv): Refusal | undefined {
   const table = env.table.current;
   r.target = undefined;
+  r.route = "";
   r.revision = -1;
   if (table === undefined) return NOT_READY;
   r.revision = table.revision;
   const host = normalizeHost(r.host ?? "");
-  const resolution = table.resolve(host, r.path);
+  const resolution = table.resolve(host, r.path, r);
   if (resolution.kind !== "target") return { status: 404, error: "no_route", message: `no route for host '${host}'` };
   r.target = resolution.forward;
   return undefined;

@@ -1,5 +1,8 @@
-import { SmoothWeightedRoundRobin } from "./balancer.js";
-import { ShardedMap, adoptRoutes, hashKey, formatAddress, isWildcard, looksLikeAddress, parseAddress, shardedOf, type Address, type Pool, type Route, type ShardedEdit, type State, type Upstream } from "@switchyard/shared";
+import { ShardedMap, adoptRoutes, hashKey, formatAddress, isWildcard, looksLikeAddress, parseAddress, shardedOf, type Pool, type Route, type ShardedEdit, type State, type Upstream } from "@switchyard/shared";
+import { PoolBalancer, SmoothWeightedRoundRobin } from "./balancer.js";
+import { resolution, type Resolution, type Target } from "./forward.js";
+import { HealthRegistry } from "./health/registry.js";
+import { poolPolicy } from "./health/target-health.js";
 
 /**
  * The serving form of a State: built once per applied revision, then only read. The sync layer
@@ -11,25 +14,7 @@ import { ShardedMap, adoptRoutes, hashKey, formatAddress, isWildcard, looksLikeA
  * nginx: `/api` also matches `/apix`), and a path no rule covers goes to the default upstream.
  */
 
-/**
- * A parsed upstream address plus its canonical spelling. `key` is computed once, when the table is
- * compiled, because per-target state (connection pools) is indexed by it on every request.
- */
-export type Target = Address & { readonly key: string };
-
-/** Where a request goes, as the exchange needs it: one frozen object per target and pool, made at compile time. */
-export interface ForwardTarget {
-  readonly address: Target;
-  /**
-   * The pool's `keepalive` (idle connections kept; 0 closes each connection after use), or
-   * undefined when it sets none: the idle cap then follows the load (upstream-policy.ts idleCap).
-   */
-  readonly keepalive: number | undefined;
-  /** Pool name or address: what results are counted and logged under. */
-  readonly upstreamLabel: string;
-  /** The pool's name: all a client is ever told about an upstream. Undefined for a direct address. */
-  readonly pool: string | undefined;
-}
+export type { ForwardTarget, Resolution, Target, TargetChooser } from "./forward.js";
 
 /** Where the serve flow reads the current table: once per request, never cached across requests. */
 export interface TableSource {
@@ -55,68 +40,67 @@ export function toTarget(raw: string): Target {
   return target;
 }
 
-export type Resolution =
-  | {
-      readonly kind: "target";
-      /** Pool name or address: the label results are counted under. */
-      readonly upstream: string;
-      readonly target: Target;
-      /** The pool's keepalive when it sets one. */
-      readonly keepalive?: number;
-      /** What the exchange is handed, built with the table so a request allocates nothing to route. */
-      readonly forward: ForwardTarget;
-    }
-  | { readonly kind: "no_route" };
-
 export interface RouteTable {
   readonly revision: number;
   readonly routeCount: number;
   readonly poolCount: number;
   /** Every Target.key the table can resolve to, for Upstreams.retain after a swap. */
   readonly addresses: ReadonlySet<string>;
-  /** `host` must already be normalized (normalizeHost); `path` carries no query string. */
-  resolve(host: string, path: string): Resolution;
+  /** Each pool's balancer by name: the health registry's retain() and the active checker read them. */
+  readonly pools: ReadonlyMap<string, PoolBalancer>;
+  /**
+   * `host` must already be normalized (normalizeHost); `path` carries no query string. `seen`, when
+   * given, gets the key of the route that decided (per-route traffic counters, for canaries).
+   */
+  resolve(host: string, path: string, seen?: RouteSeen): Resolution;
 }
 
 export interface CompileOptions {
   /** A [0, 1) source for split draws; tests pass a seeded one. */
   random?: () => number;
+  /**
+   * Where per-target health lives across tables (the edge's one registry). Compiling only looks
+   * targets up in it; without one, the table gets a registry of its own (tests).
+   */
+  health?: HealthRegistry;
 }
 
 /** One concrete choice an upstream reference makes per request. */
 type Chooser = () => Resolution;
 
 export type CompiledRoute =
-  | { readonly rules: undefined; readonly choose: Chooser }
-  | { readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
+  | { readonly host: string; readonly rules: undefined; readonly choose: Chooser }
+  | { readonly host: string; readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
 
+/** Where resolve() notes which route decided: its host key ("" for the default upstream or none). */
+export interface RouteSeen {
+  route: string;
+}
+
+/** The plain rotation PoolBalancer is built on; exported for its unit test. */
 export { SmoothWeightedRoundRobin };
 
 const NO_ROUTE: Resolution = Object.freeze({ kind: "no_route" });
 
-/** One frozen answer per target, made at compile time; requests share them. `pool` is undefined for a direct address. */
-function resolution(upstream: string, target: Target, keepalive: number | undefined, pool: string | undefined): Resolution {
-  const forward: ForwardTarget = Object.freeze({ address: target, keepalive, upstreamLabel: upstream, pool });
-  return Object.freeze(keepalive === undefined ? { kind: "target", upstream, target, forward } : { kind: "target", upstream, target, keepalive, forward });
-}
-
-function poolChooser(name: string, pool: Pool): Chooser {
-  const balancer = new SmoothWeightedRoundRobin(pool.targets.map((t) => ({ item: resolution(name, toTarget(t.address), pool.keepalive, name), weight: t.weight })));
-  return () => balancer.pick();
-}
-
 export class Compiler {
   /** Grows when an incremental compile meets a new direct address: a table's set is copied first (tables never change). */
   addresses = new Set<string>();
+  /** Set by full compiles only (pool changes are wide): patched tables share it with their source. */
+  readonly balancers = new Map<string, PoolBalancer>();
   private readonly pools = new Map<string, Chooser>();
   private readonly direct = new Map<string, Chooser>();
   private sealed = false;
 
-  constructor(private readonly random: () => number) {}
+  constructor(
+    private readonly random: () => number,
+    private readonly health: HealthRegistry,
+  ) {}
 
   addPool(name: string, pool: Pool): void {
     for (const t of pool.targets) this.addresses.add(toTarget(t.address).key);
-    this.pools.set(name, poolChooser(name, pool));
+    const balancer = new PoolBalancer(name, pool, poolPolicy(pool), this.health.pool(name), toTarget);
+    this.balancers.set(name, balancer);
+    this.pools.set(name, () => balancer.pick());
   }
 
   private pool(name: string, where: string): Chooser {
@@ -173,7 +157,7 @@ const YIELD_EVERY = 64;
  * driver can give the event loop a turn: a 10k-route table takes tens of milliseconds to build.
  */
 function* compileSteps(state: State, revision: number, opts: CompileOptions): Generator<void, RouteTable> {
-  const c = new Compiler(opts.random ?? Math.random);
+  const c = new Compiler(opts.random ?? Math.random, opts.health ?? new HealthRegistry());
   let n = 0;
   for (const [name, pool] of Object.entries(state.pools)) {
     c.addPool(name, pool);
@@ -222,9 +206,9 @@ export function compileRoute(c: Compiler, host: string, route: Route): CompiledR
     const rules = route.rules
       .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
-    return { rules };
+    return { host, rules };
   }
-  if (route.upstream !== undefined) return { rules: undefined, choose: c.upstream(route.upstream, where) };
+  if (route.upstream !== undefined) return { host, rules: undefined, choose: c.upstream(route.upstream, where) };
   throw new Error(`${where} has neither upstream nor rules`);
 }
 
@@ -260,8 +244,10 @@ export function makeTable(parts: TableParts): RouteTable {
     routeCount: exact.size + wildcards.size,
     poolCount: parts.poolCount,
     addresses: parts.compiler.addresses,
-    resolve(host: string, path: string): Resolution {
+    pools: parts.compiler.balancers,
+    resolve(host: string, path: string, seen?: RouteSeen): Resolution {
       const route = findRoute(host);
+      if (seen !== undefined) seen.route = route === undefined ? "" : route.host;
       if (route === undefined) return fallback();
       if (route.rules === undefined) return route.choose();
       for (const rule of route.rules) if (path.startsWith(rule.prefix)) return rule.choose();

@@ -28,6 +28,16 @@ export interface CountersStatus {
   failures: number;
 }
 
+function tally(map: Map<string, Tally>, label: string, error: number): void {
+  let t = map.get(label);
+  if (t === undefined) {
+    t = { requests: 0, errors: 0 };
+    map.set(label, t);
+  }
+  t.requests += 1;
+  t.errors += error;
+}
+
 /** The proxy's label for requests the edge answered itself: not upstream traffic. */
 const EDGE_LABEL = "-";
 /** The client went away before the response was over: says nothing about the upstream. */
@@ -51,6 +61,8 @@ const CLIENT_CLOSED = 499;
 export class TrafficCounters {
   readonly redis: Redis;
   private readonly pending = new Map<string, Tally>();
+  /** Per route host, then upstream label: what a canary's hosts sent to the new upstream (nested Maps: nothing built per request). */
+  private readonly byRoute = new Map<string, Map<string, Tally>>();
   private flushing: Promise<boolean> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -61,16 +73,18 @@ export class TrafficCounters {
     this.redis = opts.redis;
   }
 
-  /** The proxy's onResult hook: called once per request, so it only touches a Map. */
-  readonly record = (upstream: string, status: number): void => {
+  /** The proxy's onResult hook: called once per request, so it only touches Maps. `route` "" (the default upstream) is counted per upstream only. */
+  readonly record = (upstream: string, status: number, route = ""): void => {
     if (upstream === EDGE_LABEL || status === CLIENT_CLOSED) return;
-    let t = this.pending.get(upstream);
-    if (t === undefined) {
-      t = { requests: 0, errors: 0 };
-      this.pending.set(upstream, t);
+    const error = status >= 500 ? 1 : 0;
+    tally(this.pending, upstream, error);
+    if (route === "") return;
+    let perRoute = this.byRoute.get(route);
+    if (perRoute === undefined) {
+      perRoute = new Map();
+      this.byRoute.set(route, perRoute);
     }
-    t.requests += 1;
-    if (status >= 500) t.errors += 1;
+    tally(perRoute, upstream, error);
   };
 
   start(): void {
@@ -92,7 +106,7 @@ export class TrafficCounters {
    */
   flush(): Promise<boolean> {
     if (this.flushing) return this.flushing;
-    if (this.pending.size === 0) return Promise.resolve(true);
+    if (this.pending.size === 0 && this.byRoute.size === 0) return Promise.resolve(true);
     if (this.redis.status !== "ready") return Promise.resolve(false);
     this.flushing = this.send().finally(() => {
       this.flushing = undefined;
@@ -102,8 +116,20 @@ export class TrafficCounters {
 
   private async send(): Promise<boolean> {
     const { keys, log } = this.opts;
-    const sent: Array<{ label: string; kind: keyof Tally; n: number }> = [];
+    const sent: Array<{ label: string; kind: keyof Tally; n: number; route?: string }> = [];
     const multi = this.redis.multi();
+    for (const [route, perRoute] of this.byRoute) {
+      for (const [label, t] of perRoute) {
+        if (t.requests > 0) {
+          sent.push({ label, kind: "requests", n: t.requests, route });
+          multi.hincrby(keys.stats, statsField.routeRequests(route, label), t.requests);
+        }
+        if (t.errors > 0) {
+          sent.push({ label, kind: "errors", n: t.errors, route });
+          multi.hincrby(keys.stats, statsField.routeErrors(route, label), t.errors);
+        }
+      }
+    }
     for (const [label, t] of this.pending) {
       if (t.requests > 0) {
         sent.push({ label, kind: "requests", n: t.requests });
@@ -128,17 +154,19 @@ export class TrafficCounters {
     }
     // Records that arrived while EXEC was under way stay: only what Redis acknowledged is subtracted.
     let allApplied = true;
-    sent.forEach(({ label, kind, n }, i) => {
+    sent.forEach(({ label, kind, n, route }, i) => {
       const err = results?.[i]?.[0];
       if (err) {
         allApplied = false;
-        log.warn({ upstream: label, err: err.message }, "traffic counter not applied; kept for the next flush");
+        log.warn({ upstream: label, route, err: err.message }, "traffic counter not applied; kept for the next flush");
         return;
       }
-      const t = this.pending.get(label);
-      if (t === undefined) return;
+      const map = route === undefined ? this.pending : this.byRoute.get(route);
+      const t = map?.get(label);
+      if (map === undefined || t === undefined) return;
       t[kind] -= n;
-      if (t.requests === 0 && t.errors === 0) this.pending.delete(label);
+      if (t.requests === 0 && t.errors === 0) map.delete(label);
+      if (route !== undefined && map.size === 0) this.byRoute.delete(route);
     });
     if (allApplied) this.flushes += 1;
     else this.failures += 1;
@@ -157,12 +185,12 @@ export class TrafficCounters {
     });
     const final = (async () => {
       await this.flushing;
-      if (this.pending.size > 0 && this.redis.status !== "ready") await this.readyOr(expired);
+      if ((this.pending.size > 0 || this.byRoute.size > 0) && this.redis.status !== "ready") await this.readyOr(expired);
       await this.flush();
     })();
     await Promise.race([final, expired]);
     clearTimeout(timer);
-    if (this.pending.size > 0) {
+    if ((this.pending.size > 0 || this.byRoute.size > 0)) {
       this.opts.log.warn({ unflushed: this.status().unflushed }, "traffic counters lost at shutdown: Redis did not take the last flush in time");
     }
     this.redis.disconnect();

@@ -70,7 +70,7 @@ export class AgentMetrics {
       registers, aggregator: "min", collect() { this.set(sources.redisUp() ? 1 : 0); },
     });
     new Gauge({
-      name: "switchyard_agent_upstream_health", help: "Per pool target: 1 healthy, 0 unhealthy, as the agent's pool health sees it.",
+      name: "switchyard_agent_upstream_health", help: "Per pool target: 1 healthy; 0 unhealthy, ejected, draining or slow_start (the heartbeat carries which).",
       labelNames: ["pool", "target"], registers, aggregator: "min",
       collect() {
         this.reset();

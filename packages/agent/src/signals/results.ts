@@ -9,7 +9,8 @@ import type { AgentMetrics } from "./metrics.js";
  * path pays nothing for it.
  */
 export interface ResultSinks {
-  counters: (upstream: string, status: number) => void;
+  /** Per upstream and per route host (canaries): TrafficCounters.record. */
+  counters: (upstream: string, status: number, route: string) => void;
   metrics?: AgentMetrics | undefined;
   /** The access log's logger (always at info, whatever LOG_LEVEL says); absent when the log is off. */
   access?: Logger | undefined;
@@ -32,9 +33,9 @@ export function accessLine(upstream: string, status: number, r: PassRequest, ms:
 
 export function resultReporter(sinks: ResultSinks): ResultReporter {
   const { counters, metrics, access } = sinks;
-  if (metrics === undefined && access === undefined) return counters;
+  if (metrics === undefined && access === undefined) return (upstream, status, r) => counters(upstream, status, r.route);
   return (upstream, status, r) => {
-    counters(upstream, status);
+    counters(upstream, status, r.route);
     const ms = performance.now() - r.start;
     metrics?.record(upstream, status, ms / 1000);
     access?.info(accessLine(upstream, status, r, ms), "request");

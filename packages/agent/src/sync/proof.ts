@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { PROTOCOL_VERSION, ProofWriter, type AgentRecord, type Keys } from "@switchyard/shared";
+import { PROTOCOL_VERSION, ProofWriter, type AgentRecord, type Keys, type PoolHealthReport } from "@switchyard/shared";
 import type { AgentConfig } from "../config.js";
 import { VERSION } from "../version.js";
 import { everyFromRandomPhase } from "./phased.js";
@@ -36,6 +36,7 @@ export class Proof {
   private stopped = false;
   private workers: WorkerRevision[] | undefined;
   private rejected: Rejection | null = null;
+  private health: (() => PoolHealthReport[] | undefined) | undefined;
   private readonly writer: ProofWriter;
 
   constructor(
@@ -63,6 +64,11 @@ export class Proof {
     this.workers = workers;
   }
 
+  /** Where the record's per-target health comes from (the edge's registry, or a primary's worker reports). */
+  setHealthSource(source: () => PoolHealthReport[] | undefined): void {
+    this.health = source;
+  }
+
   /**
    * The nack the record carries: a refused revision, or null once cleared. A new refusal is
    * written at once (a heartbeat, not an ack); a clearing rides on the apply that follows it.
@@ -78,6 +84,8 @@ export class Proof {
     const rec: AgentRecord & { seenAt: number } = { id, revision: this.revision, appliedAt: this.appliedAt, startedAt: this.startedAt, version, address, seenAt: Date.now() };
     if (this.workers) rec.workers = this.workers;
     if (this.rejected) rec.rejected = this.rejected;
+    const health = this.health?.();
+    if (health !== undefined) rec.health = health;
     return rec;
   }
 

@@ -1,16 +1,16 @@
 // pools, pool get|set|delete, routes, route get|set|delete, default [get|set|unset]: the fleet's
 // configuration, one entity per write; `apply -f` and `export`: the whole of it as a file, one
-// revision per apply (PUT /v1/state). `pool health` comes with pool health checks.
+// revision per apply (PUT /v1/state); `pool health`: each agent's view of a pool's targets.
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { YAMLParseError, parse as parseYaml, stringify as toYaml } from "yaml";
 import { printJson, type Act, type Ctx } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { parseCount, parseRule, parseTarget, parseUpstream } from "../parse.js";
-import { renderPool, renderPools, renderRoute, renderRoutes } from "../render-config.js";
+import { renderPool, renderPoolHealth, renderPools, renderRoute, renderRoutes } from "../render-config.js";
 import { describeConverge } from "../render-diff.js";
 import { describeRoute, describeUpstream } from "../render.js";
-import type { ConvergeResult, FleetState, Pool, Route, Upstream } from "../types.js";
+import type { ConvergeResult, FleetState, Pool, PoolHealthView, Route, Upstream } from "../types.js";
 import { write, writeOptions, type WriteOptions } from "../write.js";
 
 const poolPath = (name: string) => `/v1/pools/${encodeURIComponent(name)}`;
@@ -120,6 +120,11 @@ export function registerConfig(program: Command, act: Act): void {
       .argument("<targets...>", "10.0.0.1:8080, [::1]:8080=3, unix:/run/app.sock", (raw: string, prev: Pool["targets"] = []) => [...prev, parseTarget(raw)])
       .addOption(new Option("--keepalive <n>", "idle upstream connections kept per target (controller default 32)").argParser(parseCount)),
   ).action(act((c, name: string, targets: Pool["targets"], o: WriteOptions & { keepalive?: number }) => setPool(c, name, targets, o)));
+  pool
+    .command("health")
+    .description("each live agent's view of the pool's targets: healthy, unhealthy, ejected, draining or slow_start")
+    .argument("<name>")
+    .action(act((c, name: string) => show<PoolHealthView[]>(c, `${poolPath(name)}/health`, (v) => renderPoolHealth(name, v))));
   writeOptions(pool.command("delete").description("delete a pool (409 while a route or the default uses it)").argument("<name>")).action(
     act((c, name: string, o: WriteOptions) => write(c, "DELETE", poolPath(name), undefined, o, (r) => `pool ${name} deleted at revision ${r.revision}`)),
   );

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { describeUpstream, dict, looksLikeAddress, upstreamPools, type Route, type Snapshot, type Upstream } from "@switchyard/shared";
+import { describeUpstream, dict, looksLikeAddress, parseDuration, upstreamPools, type Route, type Snapshot, type Upstream } from "@switchyard/shared";
 import { ApiError } from "../http/errors.js";
 import type { CutoverRecord, CutoverRequest } from "./spec.js";
 
@@ -43,7 +43,14 @@ export function planCutover(body: CutoverRequest, snap: Snapshot, actor: string,
     atMs = Date.parse(body.at);
     if (!(atMs > nowMs)) throw new ApiError(400, "invalid", "at is in the past", "at");
   }
-  const preflight = body.preflight === false ? null : { path: (body.preflight === true ? undefined : body.preflight.path) ?? "/", timeoutMs: (body.preflight === true ? undefined : body.preflight.timeout) ?? 2000 };
+  // Preflight probes what the pool's own health check probes, unless the request names a path or timeout.
+  const check = isPool(body.to) ? snap.state.pools[body.to]?.healthCheck : undefined;
+  const asked = body.preflight === true || body.preflight === false ? {} : body.preflight;
+  const preflight = body.preflight === false ? null : {
+    path: asked.path ?? check?.path ?? "/",
+    timeoutMs: asked.timeout ?? (check ? parseDuration(check.timeout) : undefined) ?? 2000,
+    ...(check && asked.path === undefined ? { expectStatus: check.expectStatus } : {}),
+  };
   const created = new Date(nowMs).toISOString();
   return {
     id: `co-${randomBytes(6).toString("hex")}`,
@@ -57,7 +64,12 @@ export function planCutover(body: CutoverRequest, snap: Snapshot, actor: string,
     preflight,
     ackTimeoutMs: body.ackTimeout,
     bakeMs: body.bake,
-    rollback: body.rollback,
+    rollback: {
+      maxErrorRate: body.rollback.maxErrorRate,
+      minRequests: body.rollback.minRequests,
+      // A canary step holds for evidence at most this long (default: 10 intervals).
+      maxWaitMs: body.rollback.maxWait ?? 10 * (canary?.interval ?? 0),
+    },
     at: body.at === undefined ? null : new Date(atMs).toISOString(),
     state: body.at === undefined ? "preflight" : "scheduled",
     step: null,

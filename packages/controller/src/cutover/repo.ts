@@ -82,6 +82,8 @@ export class CutoverRepo {
 
   private async event(rec: CutoverRecord): Promise<void> {
     await this.redis.xadd(this.keys.cutoverEvents(rec.id), "MAXLEN", "~", MAX_EVENTS, "*", "state", rec.state, "updatedAt", rec.updatedAt);
+    // A hint for every controller's event hub (GET /v1/events); the record above is the truth.
+    await this.redis.publish(this.keys.cutoverProgress, rec.id);
   }
 
   /** Newest event id, for SSE clients that poll for change. */

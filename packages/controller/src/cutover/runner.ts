@@ -4,7 +4,7 @@ import { WriteRefused, dict, type Keys, type Op, type StoreReader, type StoreWri
 import type { AckWatcher } from "../fleet/acks.js";
 import { FenceBroken, fencedWrite } from "./fence.js";
 import type { CutoverRepo } from "./repo.js";
-import { preflight, readTraffic, targetsOf } from "./signals.js";
+import { preflight, readRouteTraffic, targetsOf } from "./signals.js";
 import { isTerminal, type CutoverRecord, type CutoverState, type StepRecord } from "./spec.js";
 
 export interface RunnerDeps {
@@ -23,7 +23,7 @@ export interface RunnerDeps {
 /** Ends the run in a terminal state after putting the original routes back. */
 class Revert extends Error {
   constructor(
-    readonly state: "rolled_back" | "aborted",
+    readonly state: "rolled_back" | "aborted" | "failed",
     message: string,
   ) {
     super(message);
@@ -72,7 +72,7 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
         await save();
         const snap = await deps.reader.snapshot();
         const targets = targetsOf(rec.to, snap.state);
-        rec.preflightResult = await preflight(deps.redis, deps.keys, targets, rec.preflight.path, rec.preflight.timeoutMs);
+        rec.preflightResult = await preflight(deps.redis, deps.keys, targets, rec.preflight.path, rec.preflight.timeoutMs, rec.preflight.expectStatus);
         if (!rec.preflightResult.ok) {
           const bad = Object.entries(rec.preflightResult.targets).filter(([, t]) => !t.ok).map(([a]) => a);
           const why = rec.preflightResult.missingAgents.length
@@ -124,7 +124,7 @@ export async function runCutover(id: string, deps: RunnerDeps): Promise<CutoverS
       await save();
       if (acked.missing.length) log.warn({ step: k + 1, stragglers: acked.missing }, "agents did not ack in time");
 
-      if (!promoted) promoted = await watch(rec, k, k === n - 1 ? rec.bakeMs : rec.intervalMs, deps, save);
+      if (!promoted) promoted = await watch(rec, k, k === n - 1 ? rec.bakeMs : rec.intervalMs, k < n - 1, deps, save);
       step.completedAt = now();
       await save();
     }
@@ -150,25 +150,34 @@ export function giveUpCutover(repo: CutoverRepo): (id: string, err: Error) => Pr
 }
 
 /**
- * Watches the new upstream's error rate at the edges for `durationMs`; throws Revert to roll back.
+ * Watches the new upstream's error rate at the edges for `durationMs`, counting only the switched
+ * hosts' requests to it; throws Revert to roll back. A canary step (`evidence`) moves on only once
+ * the agents have seen rollback.minRequests of those requests: it holds past `durationMs` for up
+ * to rollback.maxWait, then the cutover fails inconclusive and the original routes come back.
  * Returns true when an operator promoted the cutover meanwhile.
  */
-async function watch(rec: CutoverRecord, k: number, durationMs: number, deps: RunnerDeps, save: () => Promise<void>): Promise<boolean> {
-  if (durationMs <= 0) return false;
+async function watch(rec: CutoverRecord, k: number, durationMs: number, evidence: boolean, deps: RunnerDeps, save: () => Promise<void>): Promise<boolean> {
+  if (durationMs <= 0 && !evidence) return false;
   rec.state = "baking";
   if (rec.window?.step !== k) {
-    const base = await readTraffic(deps.redis, deps.keys, rec.to);
+    const base = await readRouteTraffic(deps.redis, deps.keys, rec.hosts, rec.to);
     rec.window = { step: k, startedAt: Date.now(), baseRequests: base.requests, baseErrors: base.errors };
   }
   await save();
   const w = rec.window as NonNullable<CutoverRecord["window"]>;
   const { maxErrorRate, minRequests } = rec.rollback;
-  while (Date.now() < w.startedAt + durationMs) {
-    await sleep(Math.min(deps.sampleMs, Math.max(0, w.startedAt + durationMs - Date.now())));
+  const maxWaitMs = Math.max(durationMs, rec.rollback.maxWaitMs ?? 10 * rec.intervalMs);
+  let requests = 0;
+  while (Date.now() < w.startedAt + durationMs || (evidence && requests < minRequests)) {
+    if (evidence && requests < minRequests && Date.now() >= w.startedAt + maxWaitMs) {
+      throw new Revert("failed", `inconclusive: ${requests} of ${minRequests} requests for ${rec.hosts.join(", ")} reached the new upstream at step ${k + 1} within ${maxWaitMs} ms`);
+    }
+    const end = Date.now() < w.startedAt + durationMs ? w.startedAt + durationMs : w.startedAt + maxWaitMs;
+    await sleep(Math.min(deps.sampleMs, Math.max(0, end - Date.now())));
     const controls = await deps.repo.controls(rec.id);
     if (controls.abort) throw new Revert("aborted", "aborted by an operator");
-    const t = await readTraffic(deps.redis, deps.keys, rec.to);
-    const requests = t.requests - w.baseRequests;
+    const t = await readRouteTraffic(deps.redis, deps.keys, rec.hosts, rec.to);
+    requests = t.requests - w.baseRequests;
     const errors = t.errors - w.baseErrors;
     const errorRate = requests > 0 ? errors / requests : 0;
     rec.readings.push({ at: now(), requests, errors, errorRate: Number(errorRate.toFixed(4)) });

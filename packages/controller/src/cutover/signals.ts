@@ -11,10 +11,13 @@ export function statsLabels(u: Upstream): string[] {
   return typeof u === "string" && looksLikeAddress(u) ? [u] : upstreamPools(u);
 }
 
-/** Fleet-wide cumulative request and error counts for an upstream (agents flush every second). */
-export async function readTraffic(redis: Redis, keys: Keys, u: Upstream): Promise<{ requests: number; errors: number }> {
+/**
+ * Cumulative requests and errors the agents counted for `hosts` (route keys) on upstream `u`: the
+ * traffic a canary's switched hosts sent to the new upstream, not the pool's traffic from elsewhere.
+ */
+export async function readRouteTraffic(redis: Redis, keys: Keys, hosts: string[], u: Upstream): Promise<{ requests: number; errors: number }> {
   const labels = statsLabels(u);
-  const fields = labels.flatMap((l) => [statsField.requests(l), statsField.errors(l)]);
+  const fields = hosts.flatMap((h) => labels.flatMap((l) => [statsField.routeRequests(h, l), statsField.routeErrors(h, l)]));
   const values = await redis.hmget(keys.stats, ...fields);
   let requests = 0;
   let errors = 0;
@@ -23,6 +26,14 @@ export async function readTraffic(redis: Redis, keys: Keys, u: Upstream): Promis
     else errors += Number(v ?? 0);
   });
   return { requests, errors };
+}
+
+/** Whether `status` is in an expectStatus list such as `200-399` or `200,204`. */
+export function statusExpected(status: number, expect: string): boolean {
+  return expect.split(",").some((part) => {
+    const [lo, hi] = part.split("-").map(Number) as [number, number | undefined];
+    return status >= lo && status <= (hi ?? lo);
+  });
 }
 
 export function targetsOf(u: Upstream, state: State): string[] {
@@ -37,7 +48,7 @@ const POLL_MS = 100;
  * Asks every live agent to probe `targets` and waits for their reports. A target is healthy only
  * when every live agent reached it: the edges, not the controller, are what must see green.
  */
-export async function preflight(redis: Redis, keys: Keys, targets: string[], path: string, timeoutMs: number): Promise<PreflightReport> {
+export async function preflight(redis: Redis, keys: Keys, targets: string[], path: string, timeoutMs: number, expectStatus?: string): Promise<PreflightReport> {
   const agents = (await listAgents(redis, keys)).map((a) => a.id);
   // Keyed by address and agent id: null-prototype objects (see shared dict.ts).
   const report: PreflightReport = { ok: false, targets: dict(), missingAgents: [] };
@@ -68,7 +79,12 @@ export async function preflight(redis: Redis, keys: Keys, targets: string[], pat
       continue;
     }
     for (const t of targets) {
-      const r = parsed.data.results[t] ?? { ok: false, error: "not probed", ms: 0 };
+      let r = parsed.data.results[t] ?? { ok: false, error: "not probed", ms: 0 };
+      // The agents judge 2xx/3xx; a pool's health check may expect other statuses.
+      if (expectStatus !== undefined && r.status !== undefined) {
+        const ok = statusExpected(r.status, expectStatus);
+        r = ok ? { ok, status: r.status, ms: r.ms } : { ok, status: r.status, ms: r.ms, error: `unhealthy status ${r.status}` };
+      }
       (report.targets[t] as PreflightReport["targets"][string]).agents[agent] = r;
     }
   }

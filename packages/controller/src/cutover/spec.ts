@@ -43,7 +43,13 @@ export const CutoverRequest = z
     ackTimeout: Duration(600_000).default(5000),
     bake: Duration(86_400_000).default(30_000),
     rollback: z
-      .strictObject({ maxErrorRate: z.number().min(0).max(1).default(0.05), minRequests: z.int().min(1).max(1_000_000).default(20) })
+      .strictObject({
+        maxErrorRate: z.number().min(0).max(1).default(0.05),
+        /** Requests for the switched hosts on the new upstream, seen by the agents, before a canary step may move on. */
+        minRequests: z.int().min(1).max(1_000_000).default(20),
+        /** How long a canary step holds for minRequests before the cutover fails inconclusive. Default: 10 × interval. */
+        maxWait: Duration(86_400_000).optional(),
+      })
       .default({ maxErrorRate: 0.05, minRequests: 20 }),
     at: z.iso.datetime({ offset: true, error: "at must be an ISO time with a zone, such as 2026-11-24T18:00:00Z" }).optional(),
   })
@@ -94,10 +100,12 @@ export interface CutoverRecord {
   strategy: "instant" | { canary: { steps: number[]; interval: string } };
   weights: number[];
   intervalMs: number;
-  preflight: { path: string; timeoutMs: number } | null;
+  /** `expectStatus`: the pool's health check's healthy statuses, when preflight follows that check. */
+  preflight: { path: string; timeoutMs: number; expectStatus?: string } | null;
   ackTimeoutMs: number;
   bakeMs: number;
-  rollback: { maxErrorRate: number; minRequests: number };
+  /** `maxWaitMs` is absent from records written before canaries held for evidence (then 10 × interval). */
+  rollback: { maxErrorRate: number; minRequests: number; maxWaitMs?: number };
   at: string | null;
   state: CutoverState;
   step: { index: number; total: number; weight: number } | null;
@@ -109,7 +117,7 @@ export interface CutoverRecord {
   /** The write that put the original routes back (rollback or abort), with its acks. */
   restore: StepRecord | null;
   /** Saved before the restore is written, so a run that dies mid-restore resumes into it. */
-  reverting: { state: "rolled_back" | "aborted"; reason: string } | null;
+  reverting: { state: "rolled_back" | "aborted" | "failed"; reason: string } | null;
   readings: Reading[];
   preflightResult: PreflightReport | null;
   /** The fence: the fleet revision after this cutover's last own write (or when it began). */

@@ -1,8 +1,8 @@
 import { Router } from "express";
 import type { Redis } from "ioredis";
-import type { Keys, StoreReader } from "@switchyard/shared";
+import { PoolName, parseOrThrow, type Keys, type StoreReader } from "@switchyard/shared";
 import { listAgents } from "../fleet/agents.js";
-import { methodNotAllowed } from "./errors.js";
+import { methodNotAllowed, notFound } from "./errors.js";
 import { accepts } from "./query.js";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -25,6 +25,27 @@ export function agentsApi({ redis, keys, reader }: { redis: Redis; keys: Keys; r
           address: a.address,
           ...(a.workers ? { workers: a.workers } : {}),
         })),
+      );
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  // Each live agent's view of one pool's targets, from its heartbeat record (refreshed every second).
+  r.route("/v1/pools/:name/health")
+    .get(accepts(), async (req, res) => {
+      const name = parseOrThrow(PoolName, req.params.name, "name");
+      const [{ value }, agents] = await Promise.all([reader.entry("pool", name), listAgents(redis, keys)]);
+      if (value === undefined) throw notFound(`pool '${name}'`);
+      res.json(
+        agents
+          .filter((a) => a.health !== undefined)
+          .map((a) => {
+            const pool = a.health?.find((p) => p.pool === name);
+            return {
+              agent: a.id,
+              panic: pool?.panic ?? false,
+              targets: (pool?.targets ?? []).map((t) => ({ address: t.address, state: t.state, since: iso(t.since), lastError: t.lastError })),
+            };
+          }),
       );
     })
     .all(methodNotAllowed(["GET"]));

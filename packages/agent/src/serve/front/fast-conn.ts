@@ -137,7 +137,7 @@ export class FastConn implements SocketClient {
     readonly socket: Socket,
     private readonly deps: FastDeps,
   ) {
-    this.exchange = new UpstreamExchange(deps.log);
+    this.exchange = new UpstreamExchange(deps.log, deps);
     this.sink = new SocketSink(this, deps);
     this.req = newPassRequest(peerOf(socket, deps.env.trusted));
     this.listeners = [

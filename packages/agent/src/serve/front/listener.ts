@@ -26,7 +26,7 @@ export interface ProxyServerDeps {
    * 504 when the upstream failed after the status line was sent; 499 when the client went away
    * first. Requests the edge answered itself (not ready, no route, bad request) are labelled "-".
    * WebSocket upgrades are not reported. The request comes as the passes left it (host, path,
-   * target, revision, request id, start time): read it during the call, never keep it.
+   * target, route, revision, request id, start time): read it during the call, never keep it.
    */
   onResult?: ResultReporter;
   /** onResult reads each request's duration (metrics, access log): the passes stamp its start. */

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import type { ForwardTarget } from "../table.js";
+import type { ForwardTarget } from "../forward.js";
 import { IDEMPOTENT, idleMsFor, reusableAfter } from "../upstream-policy.js";
 import type { ResponseHead } from "./response-parser.js";
 import type { Conn, Exchange } from "./upstream-conn.js";
@@ -9,7 +9,8 @@ import type { UpstreamPool } from "./upstream-pool.js";
 /**
  * The one upstream exchange, whichever front door a request came through: acquire a pooled
  * connection, write the request head (and hand the socket to the body upload, if any), the single
- * retry, inactivity verdicts (504, or wait on a slow client up to the send timeout), backpressure
+ * retry of a reused connection closed under the request, the next target after a failure,
+ * inactivity verdicts (504, or wait on a slow client up to the send timeout), backpressure
  * from the client to the upstream, release under the pool's reuse rules, and 502/504.
  *
  * The client side is a ClientSink: the raw socket on the fast path (front/socket-sink.ts), Node's
@@ -19,6 +20,21 @@ import type { UpstreamPool } from "./upstream-pool.js";
  * says so to its sink exactly once (end, fail or gone); a connection is released only after a
  * response the pool may reuse it after, and only with the whole request body sent.
  */
+
+/**
+ * Targets of a pool tried for one request after failures before a response (connect refused or
+ * timed out, reset before the first byte), the first included: enough to get past one or two dead
+ * targets of a pool, bounded so a pool of dead targets does not multiply a request's latency.
+ */
+export const MOVE_ON_ATTEMPTS = 4;
+
+/** Where the exchange finds a target's connections (Upstreams). */
+export interface PoolSource {
+  pool(target: ForwardTarget): UpstreamPool;
+}
+
+/** A connection that never reached the upstream: the request was not sent, whatever its method. */
+const connectFailed = (err: Error): boolean => (err as NodeJS.ErrnoException).syscall === "connect";
 
 /** Where an exchange delivers the response. */
 export interface ClientSink {
@@ -64,6 +80,12 @@ export class UpstreamExchange implements Exchange {
   private conn: Conn | undefined;
   private settled = true;
   private retried = false;
+  /** Targets this request has been sent to (1 on the happy path). */
+  private attempts = 0;
+  /** Keys of targets that failed this request; reused across requests, touched only after a failure. */
+  private readonly tried: string[] = [];
+  /** The connection's inactivity verdict came while it was still connecting. */
+  private connectTimedOut = false;
   private status = 0;
   private keepAlive = false;
   private idleHintMs: number | undefined;
@@ -71,7 +93,10 @@ export class UpstreamExchange implements Exchange {
   private downloadPaused = false;
   private pausedAt = 0;
 
-  constructor(private readonly log: Logger | undefined) {}
+  constructor(
+    private readonly log: Logger | undefined,
+    private readonly pools: PoolSource,
+  ) {}
 
   /** From begin() until it has ended. */
   get active(): boolean {
@@ -88,6 +113,8 @@ export class UpstreamExchange implements Exchange {
     this.upload = upload;
     this.settled = false;
     this.retried = false;
+    this.attempts = 1;
+    if (this.tried.length !== 0) this.tried.length = 0;
     this.status = 0;
     this.downloadPaused = false;
     this.send(false);
@@ -97,6 +124,7 @@ export class UpstreamExchange implements Exchange {
     try {
       const conn = (this.pool as UpstreamPool).acquire(fresh);
       this.conn = conn;
+      this.connectTimedOut = false;
       conn.exchange = this;
       conn.parser.start(this, this.method === "HEAD");
       conn.socket.write(this.head, "latin1");
@@ -108,6 +136,13 @@ export class UpstreamExchange implements Exchange {
   }
 
   onHead(head: ResponseHead): void {
+    const health = (this.target as ForwardTarget).health;
+    if (health !== undefined) {
+      const chooser = (this.target as ForwardTarget).chooser;
+      if (chooser !== undefined && chooser.retryOn.size !== 0 && chooser.retryOn.has(head.status)) {
+        if (this.retryStatus(head.status)) return;
+      } else if (health.failures !== 0) health.failures = 0;
+    }
     this.status = head.status;
     this.keepAlive = head.keepAlive;
     this.idleHintMs = head.idleHintMs;
@@ -155,6 +190,10 @@ export class UpstreamExchange implements Exchange {
 
   onConnFailure(err: Error, timedOut: boolean): void {
     if (this.settled) return;
+    this.failedTarget(err, timedOut);
+  }
+
+  private failedTarget(err: Error, timedOut: boolean): void {
     const conn = this.conn;
     // The keep-alive race every pooled client meets: the upstream closed a reused connection just as
     // the request went out, before a byte of the response. Safe to repeat once, without a body.
@@ -167,7 +206,56 @@ export class UpstreamExchange implements Exchange {
       this.send(true);
       return;
     }
+    const target = this.target as ForwardTarget;
+    const chooser = target.chooser;
+    if (chooser !== undefined && !(this.pool as UpstreamPool).destroyed) {
+      const notSent = timedOut ? this.connectTimedOut : connectFailed(err);
+      chooser.failed(target, timedOut ? (notSent ? "connect timed out" : "timed out") : err.message);
+      // Another target when this one failed before any response, and the request can be sent again:
+      // no body, and either it never left (connect failed) or its method is idempotent.
+      if (
+        this.attempts < MOVE_ON_ATTEMPTS && this.upload === undefined && (conn === undefined || !conn.parser.started) &&
+        !(this.sink as ClientSink).closed && (notSent || (!timedOut && IDEMPOTENT.has(this.method))) && this.moveOn(err.message)
+      ) return;
+    }
     this.fail(err, timedOut);
+  }
+
+  /** A status the pool retries (its `retry.on`): another target, when one is left and the request may be repeated. */
+  private retryStatus(status: number): boolean {
+    const target = this.target as ForwardTarget;
+    const chooser = target.chooser;
+    if (chooser === undefined) return false;
+    chooser.failed(target, `answered ${status}`);
+    if (this.attempts >= chooser.retryTries || this.upload !== undefined || !IDEMPOTENT.has(this.method) || (this.sink as ClientSink).closed) return false;
+    this.tried.push(target.address.key);
+    const next = chooser.next(this.tried);
+    if (next === undefined) return false;
+    // Mid-response: this connection cannot carry anything else.
+    const conn = this.conn;
+    this.conn = undefined;
+    conn?.abandon();
+    this.switchTo(next, `answered ${status}`);
+    return true;
+  }
+
+  /** Sends the request to a target not yet tried; false when none is left. */
+  private moveOn(reason: string): boolean {
+    this.tried.push((this.target as ForwardTarget).address.key);
+    const next = (this.target as ForwardTarget).chooser?.next(this.tried);
+    if (next === undefined) return false;
+    this.conn = undefined;
+    this.switchTo(next, reason);
+    return true;
+  }
+
+  private switchTo(next: ForwardTarget, reason: string): void {
+    this.log?.debug({ upstream: next.upstreamLabel, from: this.target?.address.key, to: next.address.key, reason }, "trying the next target");
+    this.attempts++;
+    this.target = next;
+    this.pool = this.pools.pool(next);
+    this.retried = false;
+    this.send(false);
   }
 
   onInactive(connecting: boolean): "fail" | "wait" | "done" {
@@ -178,7 +266,10 @@ export class UpstreamExchange implements Exchange {
       return "done";
     }
     // A connect that has not completed is the upstream's silence, whatever the client is doing.
-    if (connecting) return "fail";
+    if (connecting) {
+      this.connectTimedOut = true;
+      return "fail";
+    }
     if (this.downloadPaused) {
       // A client that stops reading may hold an upstream connection only so long (nginx's send_timeout).
       if (performance.now() - this.pausedAt < (this.pool as UpstreamPool).sendTimeoutMs) return "wait";

@@ -67,6 +67,7 @@ const OPERATIONS: Record<string, Record<string, OpSpec>> = {
     put: { summary: "create or replace a pool", path: { name: "pool name" }, query: WRITE, body: "Pool", ok: write(), auth: "write", ifMatch: true },
     delete: { summary: "delete a pool (409 while in use)", path: { name: "pool name" }, query: WRITE, ok: write(), auth: "write", ifMatch: true },
   },
+  "/v1/pools/{name}/health": { get: { summary: "each live agent's view of the pool's targets (healthy, unhealthy, ejected, draining, slow_start)", path: { name: "pool name" }, ok: ok(200, "PoolHealth", "per agent, per target") } },
   "/v1/routes/{host}": {
     get: { summary: "one route", path: { host: "host" }, ok: ok(200, "RouteView", "the route") },
     put: { summary: "create or replace a route", path: { host: "host" }, query: WRITE, body: "Route", ok: write(), auth: "write", ifMatch: true },
@@ -77,6 +78,21 @@ const OPERATIONS: Record<string, Record<string, OpSpec>> = {
   "/v1/revisions": { get: { summary: "revisions in the change log, newest first", query: ["limit", "before"], ok: { 200: { description: "revisions", content: { "application/json": { schema: { type: "array", items: ref("RevisionSummary") } } } } } } },
   "/v1/revisions/{rev}": { get: { summary: "one revision's ops (404 when not in the log)", path: { rev: "revision" }, ok: ok(200, "RevisionDetail", "the change") } },
   "/v1/rollback": { post: { summary: "one new revision whose state equals the state at `to` (409 history_trimmed when out of reach)", query: WRITE, body: "RollbackBody", ok: write("ConvergeAnswer", "rolled back, or changed: false"), auth: "write", ifMatch: true } },
+  "/v1/whoami": { get: { summary: "the token's name and scope (a UI shows write controls to write tokens only)", ok: ok(200, "Whoami", "the caller") } },
+  "/v1/events": {
+    get: {
+      summary:
+        "Server-Sent Events for the whole fleet: `revision` (a committed change: revision, at, actor, ops), `ack` (agent, revision, appliedAt), " +
+        "`agent-join` (id, address, revision, version), `agent-leave` (id), `cutover` (a CutoverView after each save); `: keepalive` comments " +
+        "while idle. A client more than 256 KiB behind gets `event: bye` and is disconnected. Send the token in the Authorization header.",
+      ok: { 200: { description: "event stream", content: { "text/event-stream": { schema: { type: "string" } } } } },
+    },
+  },
+  ...Object.fromEntries(
+    [["/ui/", "the dashboard page", "text/html"], ["/ui/index.html", "the dashboard page", "text/html"], ["/ui/app.js", "the dashboard script", "text/javascript"], ["/ui/style.css", "the dashboard style", "text/css"]].map(
+      ([path, summary, type]) => [path, { get: { summary: `${summary} (static; 503 ui_not_built before pnpm build)`, ok: { 200: { description: summary, content: { [type as string]: { schema: { type: "string" } } } } }, auth: "none" } }],
+    ),
+  ) as Record<string, Record<string, OpSpec>>,
   "/v1/agents": { get: { summary: "live agents", ok: { 200: { description: "agents", content: { "application/json": { schema: { type: "array", items: ref("AgentView") } } } } } } },
   "/_switch_upstream": {
     post: {

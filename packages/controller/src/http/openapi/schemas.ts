@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DefaultBody, Op, Pool, Route, State, Upstream } from "@switchyard/shared";
+import { DefaultBody, Op, Pool, Route, State, TARGET_STATES, Upstream } from "@switchyard/shared";
 import { CutoverRequest } from "../../cutover/spec.js";
 import { ChangesBody, StateBody } from "../state-api.js";
 import { RollbackBody } from "../history-api.js";
@@ -64,6 +64,15 @@ export const AgentView = z.strictObject({
   version: z.string(), address: z.string(), workers: z.array(z.object({ pid: z.int(), revision: Revision })).optional(),
 });
 
+export const PoolHealth = z.array(z.strictObject({
+  agent: z.string(),
+  panic: z.boolean().meta({ description: "every target is out on this agent, which routes to all of them" }),
+  targets: z.array(z.strictObject({
+    address: z.string(), state: z.enum(TARGET_STATES), since: Time.nullable().meta({ description: "when the target entered this state" }),
+    lastError: z.string().nullable().meta({ description: "the last failure this agent saw on the target (a probe or a request)" }),
+  })),
+}));
+
 export const RevisionSummary = z.strictObject({ revision: Revision, at: Time, actor: z.string(), summary: z.string(), note: z.string().optional() });
 export const RevisionDetail = RevisionSummary.safeExtend({
   ops: z.array(Op),
@@ -83,8 +92,13 @@ export const CutoverAccepted = z.strictObject({ id: z.string(), state: z.string(
 export const Health = z.strictObject({ status: z.string() });
 
 /** Every named schema, as it appears under components.schemas. */
+export const Whoami = z.strictObject({
+  name: z.string().meta({ description: "the token's name (SWITCHYARD_TOKENS)" }),
+  scope: z.enum(["read", "write"]).meta({ description: "read: GET only; write: every endpoint" }),
+});
+
 export const COMPONENTS = {
   Upstream, Pool, Route, Op, DefaultBody, ChangesBody, StateBody, RollbackBody, CutoverRequest,
   ApiError: ApiErrorBody, DiffEntry, WriteAnswer, SwitchAnswer, ConvergeAnswer, DryRunAnswer, StateView, PoolView, RouteView,
-  AuditEntry, AgentView, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health,
+  AuditEntry, AgentView, PoolHealth, RevisionSummary, RevisionDetail, CutoverView, CutoverAccepted, Health, Whoami,
 } as const;
