@@ -6,6 +6,7 @@ import { EMPTY_STATE, ShardedMap, Slicer, State, applyOps, derivationOf, dict, d
 import { seededRandom, testSeed } from "@switchyard/testkit";
 import { pino } from "pino";
 import { TableHolder } from "../src/serve/holder.js";
+import { HealthRegistry } from "../src/serve/health/registry.js";
 import { compileTable, partsOf, type RouteTable } from "../src/serve/table.js";
 
 // Issue 16: a change touches only the entries it names (shared/model/sharded.ts, shared/apply.ts,
@@ -13,8 +14,18 @@ import { compileTable, partsOf, type RouteTable } from "../src/serve/table.js";
 
 const silent = pino({ level: "silent" });
 const POOLS = ["p0", "p1", "p2"];
+// Pools with health fields (a draining target, passive settings, slow start, retry): a patched table
+// must resolve them as a full compile does, and keep their per-target health objects.
 const base = (): State =>
-  State.parse({ defaultUpstream: "p0", pools: Object.fromEntries(POOLS.map((p, i) => [p, { targets: [{ address: `10.0.0.${i + 1}:80` }] }])), routes: {} });
+  State.parse({
+    defaultUpstream: "p0",
+    pools: {
+      p0: { targets: [{ address: "10.0.0.1:80" }] },
+      p1: { targets: [{ address: "10.0.0.2:80" }, { address: "10.0.0.12:80", drain: true }], passive: { consecutiveFailures: 2, ejectFor: "5s", maxEjectedPercent: 50 }, retry: { on: ["502"], tries: 2 } },
+      p2: { targets: [{ address: "10.0.0.3:80" }], slowStart: "30s" },
+    },
+    routes: {},
+  });
 
 const answer = (t: RouteTable, host: string, path: string) => {
   const r = t.resolve(host, path);
@@ -64,9 +75,12 @@ describe("incremental apply and compile", () => {
       const w = rng.pick([0, 100]); // one positive weight: deterministic answers to compare
       return { split: { p1: w, p2: 100 - w } };
     })() : rng.pick(POOLS));
-    const holder = new TableHolder({ retain() {} }, new Slicer(0.5), silent);
+    const health = new HealthRegistry();
+    const holder = new TableHolder({ retain() {} }, new Slicer(0.5), silent, health);
     let state = base();
     await holder.install(1, state);
+    const p1Health = health.get("p1", "10.0.0.2:80");
+    assert.ok(p1Health !== undefined);
     let patched = 0;
     for (let step = 0; step < 300; step++) {
       const ops: Op[] = [];
@@ -91,6 +105,9 @@ describe("incremental apply and compile", () => {
       assert.deepEqual(probes.map((h) => answer(before, h, "/api/x")), beforeAnswers, `seed ${seed} step ${step}: the previous table changed`);
     }
     assert.ok(patched >= 290, `only ${patched} of 300 route changes were patched in`);
+    // Per-target health lives across the patched tables: the same object, still the balancer's.
+    assert.equal(health.get("p1", "10.0.0.2:80"), p1Health);
+    assert.equal(holder.current?.pools.get("p1")?.members[0]?.health, p1Health);
   });
 
   test("a pool or default change recompiles the whole table; a route change reuses it", async () => {
