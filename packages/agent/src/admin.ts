@@ -31,6 +31,8 @@ export interface AdminStatus {
 export interface AdminDeps {
   ready(): boolean;
   status(): AdminStatus;
+  /** The Prometheus scrape (signals/metrics.ts); absent with AGENT_METRICS=off, and /metrics answers 404. */
+  metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
 
 /** One proxy process's own view (edge.ts); a cluster worker reports it to its primary. */
@@ -67,17 +69,25 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
 }
 
-/** Read-only admin listener (bind it to loopback): liveness, readiness (a table is applied), status. */
+/** Read-only admin listener (bind it to loopback): liveness, readiness (a table is applied), status, metrics. */
 export function createAdminServer(deps: AdminDeps): Server {
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    const known = path === "/healthz" || path === "/readyz" || path === "/status";
+    const known = path === "/healthz" || path === "/readyz" || path === "/status" || (path === "/metrics" && deps.metrics !== undefined);
     if (!known) return json(res, 404, { error: "not_found", message: `no endpoint ${path}` });
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET");
       return json(res, 405, { error: "method_not_allowed", message: "the admin endpoints are read-only; use GET" });
     }
     if (path === "/healthz") return json(res, 200, { status: "ok" });
+    if (path === "/metrics" && deps.metrics) {
+      deps.metrics().then(
+        ({ contentType, body }) => res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" }).end(body),
+        // A worker that does not answer the primary's scrape in time (prom-client waits 5 s).
+        () => json(res, 503, { error: "metrics_unavailable", message: "the metrics could not be collected; try again" }),
+      );
+      return;
+    }
     if (path === "/readyz") {
       return deps.ready() ? json(res, 200, { status: "ready" }) : json(res, 503, { error: "not_ready", message: "no route table applied yet" });
     }

@@ -74,6 +74,16 @@ const Env = z
      * not ready until Redis answers. Compose mounts a named volume per agent at /var/lib/switchyard.
      */
     AGENT_STATE_DIR: z.string().min(1).optional(),
+    /**
+     * `GET /metrics` (Prometheus) on the admin listener, which is loopback unless AGENT_ADMIN_HOST
+     * opens it. `off` leaves the endpoint out (404) and the request path uncounted.
+     */
+    AGENT_METRICS: z.enum(["on", "off"]).default("on"),
+    /**
+     * Off by default. `on`: one JSON line per request (pino, at info whatever LOG_LEVEL says): host,
+     * method, path, status, upstream, target, duration_ms, revision, request_id.
+     */
+    AGENT_ACCESS_LOG: z.enum(["on", "off"]).default("off"),
     /** Proxy processes; `auto` = one per core. Each keeps its own subscription and table. */
     AGENT_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
     LOG_LEVEL: LogLevelEnv,
@@ -124,6 +134,8 @@ function shape(e: z.output<typeof Env>) {
     underscoreHeaders: e.AGENT_UNDERSCORE_HEADERS,
     revisionHeader: e.AGENT_REVISION_HEADER,
     stateDir: e.AGENT_STATE_DIR,
+    metrics: e.AGENT_METRICS === "on",
+    accessLog: e.AGENT_ACCESS_LOG === "on",
     workers: e.AGENT_WORKERS === "auto" ? availableParallelism() : e.AGENT_WORKERS,
     logLevel: e.LOG_LEVEL,
   };

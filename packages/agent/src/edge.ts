@@ -13,6 +13,8 @@ import { HealthRegistry } from "./serve/health/registry.js";
 import { TableHolder } from "./serve/holder.js";
 import { Upstreams } from "./serve/upstreams.js";
 import { TrafficCounters } from "./signals/counters.js";
+import { AgentMetrics, type UpstreamHealthSample } from "./signals/metrics.js";
+import { resultReporter } from "./signals/results.js";
 import { ProbeResponder } from "./signals/probes.js";
 import { RedisLink } from "./sync/link.js";
 import { Proof, proofOptions } from "./sync/proof.js";
@@ -26,6 +28,16 @@ export interface EdgeOptions {
   probes: boolean;
   /** Called when what status() reports may have changed: after an apply, or a refused revision. */
   onChange?: () => void;
+  /** Overrides where the `switchyard_agent_upstream_health` gauge reads (default: this process's health registry). */
+  health?: () => Iterable<UpstreamHealthSample>;
+}
+
+/**
+ * The gauge's rows from the health registry: up (1) only when a target is "healthy"; unhealthy,
+ * ejected, draining and slow_start all read 0 (the heartbeat and /status carry the exact state).
+ */
+export function upstreamHealth(health: HealthRegistry): UpstreamHealthSample[] {
+  return health.targetStates().map((r) => ({ pool: r.pool, target: r.target, up: r.state === "healthy" }));
 }
 
 /** The upstream side of the serve flow: h1 pools per target, and http-proxy for WebSocket upgrades. */
@@ -85,8 +97,13 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
 
   // Per-upstream request/error counts for the controller's canary decisions, flushed every second.
   const counters = new TrafficCounters({ redis: conns.stats, keys, flushMs: 1000, log });
+  // Metrics (AGENT_METRICS) and the access log (AGENT_ACCESS_LOG) ride on the same per-request hook.
+  const metrics = config.metrics
+    ? new AgentMetrics({ revision: () => holder.current?.revision ?? 0, redisUp: () => sync.status().redis === "connected", health: opts.health ?? (() => upstreamHealth(health)) })
+    : undefined;
+  const access = config.accessLog ? log.child({ log: "access" }, { level: "info" }) : undefined;
   const proxy: Server = createProxyServer({
-    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: counters.record,
+    table: holder, upstreams: engine, trustedProxies: trusted, log, onResult: resultReporter({ counters: counters.record, metrics, access }), timed: metrics !== undefined || access !== undefined,
     fastPath: config.fastPath, underscores: config.underscoreHeaders, ...(config.revisionHeader ? { revisionHeader: config.revisionHeader } : {}),
   });
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping; the drain deadline must still cut them.
@@ -120,6 +137,7 @@ export async function startEdge(config: AgentConfig, trusted: BlockList, log: Lo
   return {
     proxy,
     holder,
+    metrics,
     health,
     status(): EdgeStatus {
       const table = holder.current;

@@ -10,6 +10,7 @@ import { startEdge } from "./edge.js";
 import { missingNodeFlags } from "./node-flags.js";
 import { startPrimary, type WorkerReport } from "./primary.js";
 import { proofConnection, redisTarget } from "./redis.js";
+import { answerPrimaryScrapes, clusterScrape, registryScrape } from "./signals/metrics.js";
 import { parseCidrs } from "./serve/headers.js";
 import { Proof, proofOptions } from "./sync/proof.js";
 
@@ -31,6 +32,7 @@ if (multi && cluster.isWorker) {
   // A worker serves and syncs on its own; its primary proves for it from these reports.
   const report = () => process.send?.({ type: "edge-status", pid: process.pid, ...edge.status() } satisfies WorkerReport);
   const edge = await startEdge(config, trusted as BlockList, log, { proof: false, probes: workerIndex === 1, onChange: () => report() });
+  if (edge.metrics) answerPrimaryScrapes(edge.metrics.registry);
   setInterval(report, 1000).unref();
   report();
   stopOnSignals(edge.stop, config.drainTimeoutMs + 5000, log);
@@ -38,10 +40,12 @@ if (multi && cluster.isWorker) {
   let role: AdminDeps & { stop(): Promise<void> };
   if (multi) {
     const redis = proofConnection(redisTarget(config), log);
-    role = startPrimary(config, new Proof(redis, buildKeys(config.prefix), proofOptions(config), log), redis, log);
+    const primary = startPrimary(config, new Proof(redis, buildKeys(config.prefix), proofOptions(config), log), redis, log);
+    // Every worker's metrics, summed (signals/metrics.ts); the primary serves no traffic of its own.
+    role = config.metrics ? { ...primary, metrics: clusterScrape() } : primary;
   } else {
     const edge = await startEdge(config, trusted as BlockList, log, { proof: true, probes: true });
-    role = { ...edgeAdmin(config.id, edge), stop: edge.stop };
+    role = { ...edgeAdmin(config.id, edge), stop: edge.stop, ...(edge.metrics ? { metrics: registryScrape(edge.metrics.registry) } : {}) };
   }
   const admin = createAdminServer(role);
   admin.listen(config.adminPort, config.adminHost);

@@ -146,7 +146,7 @@ describe("request passes", () => {
       "Host", "a", "Connection", "keep-alive, X-A, x-b", "X-A", "1", "x-b", "2", "Keep-Alive", "timeout=5", "Proxy-Connection", "x",
       "TE", "trailers", "Trailer", "x-sum", "Upgrade", "h2c", "Expect", "100-continue", "X-Kept", "1",
     ]);
-    assert.deepEqual([...sent(head).keys()], ["host", "x-kept", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"]);
+    assert.deepEqual([...sent(head).keys()], ["host", "x-kept", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-request-id", "x-forwarded-host"]);
   });
 
   test("never let Connection name away Host, Content-Length or the edge's own forwarding fields", () => {

@@ -9,6 +9,7 @@ import { createProxyServer } from "../src/serve/front/listener.js";
 import { Upstreams } from "../src/serve/upstreams.js";
 import { statsConnection } from "../src/redis.js";
 import { TrafficCounters } from "../src/signals/counters.js";
+import { resultReporter } from "../src/signals/results.js";
 import { Servers, listen, send, table } from "./proxy-fixture.js";
 
 // Tests here kill, restart and pause their own redis-server, so they run in order.
@@ -94,7 +95,7 @@ test("counts what the proxy reports: 2xx and 5xx per pool and per direct address
         fastPath: true,
         trustedProxies: new BlockList(),
         log: silent,
-        onResult: c.record,
+        onResult: resultReporter({ counters: c.record }),
       }),
     );
     servers.defer(() => engine.close());

@@ -13,18 +13,19 @@ import { QUICK, ROUNDS, fmt, fmtNum } from "./measure.js";
 import { nginxVersion } from "./nginx.js";
 import { ROOT, agentFeatures } from "./procs.js";
 import { propagation, type PropagationReport } from "./propagation.js";
-import { renderCatchup, renderCutover, renderDatapath, renderPropagation, renderRouting, renderTargets, type Target } from "./report.js";
+import { renderCatchup, renderCutover, renderDatapath, renderPropagation, renderIncremental, renderRouting, renderTargets, type Target } from "./report.js";
 import { routing, type RoutingReport } from "./routing.js";
 import { renderScale, scaleTargets } from "./report-scale.js";
 import { scale, type ScaleReport } from "./scale.js";
+import { incremental, type IncrementalReport } from "./incremental.js";
 
 /**
  * `pnpm bench`: runs the sections in order against one private redis-server, writes BENCHMARKS.md
  * at the repository root and prints a summary. BENCH_QUICK=1 shortens everything (smoke run);
- * BENCH_ONLY=datapath,routing,propagation,cutover,catchup,deadtarget,scale runs a subset.
+ * BENCH_ONLY=datapath,routing,propagation,cutover,catchup,deadtarget,scale,incremental runs a subset.
  */
 
-const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup", "deadtarget", "scale"] as const;
+const SECTIONS = ["datapath", "routing", "propagation", "cutover", "catchup", "deadtarget", "scale", "incremental"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -43,7 +44,7 @@ const MAX_NEW_PER_10K = 10;
 // report is written with what finished and the process exits.
 const DEADLINE_MS = 9 * 60_000;
 const t0 = Date.now();
-const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport; deadtarget?: DeadTargetReport; scale?: ScaleReport } = {};
+const results: { datapath?: DatapathReport; routing?: RoutingReport; propagation?: PropagationReport; cutover?: CutoverReport; catchup?: CatchupReport; deadtarget?: DeadTargetReport; scale?: ScaleReport; incremental?: IncrementalReport } = {};
 const failures: string[] = [];
 const timings: string[] = [];
 
@@ -105,6 +106,12 @@ function targets(): Target[] {
   add("propagation: p99 write → last ack ≤ 50 ms, 1000 agents", n1000 && `${fmtNum(n1000.pooled.p99, 1)} ms (per round ${fmt(n1000.p99, 1)})`, n1000 && n1000.pooled.p99 <= 50);
   add("propagation: flip skew p99 ≤ 5 ms, 100 agents", n100 && `${fmtNum(n100.pooled.skewP99, 1)} ms (per round ${fmt(n100.skewP99, 1)})`, n100 && n100.pooled.skewP99 <= 5);
   scaleTargets(p, results.scale, add);
+  const sc = results.incremental;
+  add(
+    "one-route change on a 10k-route table: agent CPU per change ≤ 1 ms, p99 (issue 16)",
+    sc && `p99 ${fmt(sc.p99, 3, " ms")} over ${sc.changes} changes per round (p50 ${fmt(sc.p50, 3, " ms")}; a full compile: ${fmt(sc.fullCompile, 1, " ms")})`,
+    sc && sc.p99.median <= 1,
+  );
   add(`cutover: 0 failed requests over ${c?.switches ?? 100} switches`, c && String(c.failed), c && c.failed === 0);
   const proof = c?.proof;
   add(
@@ -158,6 +165,7 @@ function write(note?: string): string {
     ...(results.catchup ? ["", "## 5. Catch-up after 1 000 missed changes", "", renderCatchup(results.catchup)] : []),
     ...(results.deadtarget ? ["", "## 6. Dead target", "", renderDeadTarget(results.deadtarget)] : []),
     ...(results.scale ? ["", "## 7. Fan-out past one primary, and 10,000 agents", "", renderScale(results.scale, results.propagation)] : []),
+    ...(results.incremental ? ["", "## 8. One change on a large table", "", renderIncremental(results.incremental)] : []),
     "",
   ].join("\n").replace(/\n{3,}/g, "\n\n");
   writeFileSync(join(ROOT, "BENCHMARKS.md"), md);
@@ -196,6 +204,7 @@ try {
   await run("deadtarget", () => deadTarget(redis.url));
   // The 10,000-agent simulation needs about two minutes; it runs only while the budget allows.
   await run("scale", () => scale(redis, { rounds: ROUNDS, perRound: QUICK ? 10 : 34, sim: Date.now() - t0 < 6.5 * 60_000 }));
+  await run("incremental", () => incremental());
 } finally {
   await redis.stop();
 }

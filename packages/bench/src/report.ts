@@ -1,5 +1,6 @@
 import type { CatchupReport } from "./catchup.js";
 import { REVISION_HEADER, type CutoverReport } from "./cutover.js";
+import type { IncrementalReport } from "./incremental.js";
 import type { DatapathReport } from "./datapath.js";
 import { fmt, fmtNum, type Summary } from "./measure.js";
 import { REUSE_CONCURRENCY, type ReuseReport } from "./reuse.js";
@@ -142,4 +143,22 @@ export function renderCatchup(c: CatchupReport): string {
 
 export function renderTargets(targets: Target[]): string {
   return table(["target", "measured", "result"], targets.map((t) => [t.what, t.measured, t.pass === undefined ? (t.measured === "not measured" ? "not measured" : "no numeric target") : t.pass ? "PASS" : "**MISS**"]));
+}
+
+export function renderIncremental(s: IncrementalReport): string {
+  return [
+    `Each change is the agent's whole apply step in one process, as sync.ts runs it: the message parsed and validated, applied to the state, and installed ` +
+      `(a route change is patched into the serving table; a full compile is what every change cost before issue 16). CPU is \`process.cpuUsage\` ` +
+      `(user + system) around each change, so the GC work it causes counts; ${s.changes} measured changes per round after 50 warm-up ones and one full GC (the initial load's GC debt is not billed to the changes), ${s.hosts} routes.`,
+    "",
+    table(
+      ["figure", "median [min–max] over rounds"],
+      [
+        ["one-route change: p99 CPU", ms(s.p99, 3)],
+        ["one-route change: p50 CPU", ms(s.p50, 3)],
+        ["one-route change: worst of the round", ms(s.max, 3)],
+        ["full compile of the same table (before: every change)", ms(s.fullCompile, 1)],
+      ],
+    ),
+  ].join("\n");
 }

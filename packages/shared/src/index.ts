@@ -1,5 +1,6 @@
 export * from "./model/address.js";
 export * from "./model/dict.js";
+export * from "./model/sharded.js";
 export * from "./model/host.js";
 export * from "./model/schema.js";
 export * from "./model/refs.js";

@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
-import type { Slicer, State } from "@switchyard/shared";
+import { derivationOf, type Slicer, type State } from "@switchyard/shared";
 import type { HealthRegistry } from "./health/registry.js";
 import { compileTableCooperative, type RouteTable } from "./table.js";
+import { patchTable } from "./table-patch.js";
 
 /** What the holder needs of the forwarding engine: forgetting targets a new table no longer names. */
 export interface TargetRetainer {
@@ -18,6 +19,8 @@ export interface TargetRetainer {
  */
 export class TableHolder {
   private table: RouteTable | undefined;
+  /** The state `table` was compiled from: a state derived from it by route changes only is patched in. */
+  private source: State | undefined;
 
   constructor(
     private readonly engine: TargetRetainer,
@@ -46,12 +49,19 @@ export class TableHolder {
   }
 
   /**
-   * Sync's install: compiles `state` in slices beside the serving table, then swaps it in with one
-   * assignment. Throws (swapping nothing) if the state does not compile.
+   * Sync's install: builds the table for `state` beside the serving one, then swaps it in with one
+   * assignment. A state that applyOps made from the serving table's state by route changes alone
+   * is patched (table-patch.ts: only those hosts recompiled, the rest shared); anything else (a
+   * snapshot, a pool or default change) compiles in slices. Throws (swapping nothing) if the state
+   * does not compile.
    */
   readonly install = async (revision: number, state: State): Promise<void> => {
-    const next = await compileTableCooperative(state, revision, this.slicer, this.health ? { health: this.health } : {});
+    const prev = this.table;
+    const d = prev !== undefined && this.source !== undefined ? derivationOf(state, this.source) : undefined;
+    const patched = prev !== undefined && d !== undefined && !d.wide ? patchTable(prev, state, d.hosts, revision) : undefined;
+    const next = patched ?? (await compileTableCooperative(state, revision, this.slicer, this.health ? { health: this.health } : {}));
     this.swap(next);
-    this.log.info({ revision, routes: next.routeCount, pools: next.poolCount }, "route table applied");
+    this.source = state;
+    this.log.info({ revision, routes: next.routeCount, pools: next.poolCount }, patched ? "route table patched" : "route table applied");
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { UpstreamExchange } from "./h1/exchange.js";
 import { peerOf } from "./headers.js";
 import { NodeSink, RequestUpload, failureOf } from "./node-sink.js";
-import { newPassRequest, runPasses, upstreamHead, type PassEnv, type PassRequest } from "./passes.js";
+import { newPassRequest, runPasses, upstreamHead, type PassEnv, type PassRequest, type ResultReporter } from "./passes.js";
 import { sendError, sendSocketError, upstreamFailure } from "./replies.js";
 import type { ForwardTarget } from "./table.js";
 import { handshakeHeaders } from "./upgrade-http-proxy.js";
@@ -27,7 +27,7 @@ export interface NodeDoorDeps {
   upstreams: Upstreams;
   log: Logger;
   /** See front/listener.ts ProxyServerDeps.onResult. */
-  onResult: ((upstream: string, status: number, route: string) => void) | undefined;
+  onResult: ResultReporter | undefined;
   /** AGENT_REVISION_HEADER, lowercased. */
   revisionHeader: string | undefined;
 }
@@ -52,11 +52,11 @@ const EDGE = "-";
 // Per-request bookkeeping rides on the objects themselves (one shape for every response and socket)
 // rather than in per-request closures or a WeakSet: this runs on every request.
 const LABEL = Symbol("switchyard upstream label");
-const ROUTE = Symbol("switchyard route");
 const SOCKET = Symbol("switchyard socket");
 const BUSY = Symbol("switchyard busy");
 const CLOSING = Symbol("switchyard closing");
-type Tracked = ServerResponse & { [LABEL]: string; [ROUTE]: string; [SOCKET]: Client };
+const REQUEST = Symbol("switchyard request");
+type Tracked = ServerResponse & { [LABEL]: string; [SOCKET]: Client; [REQUEST]: PassRequest };
 /**
  * A client socket: responses under way on it (more than one when the client pipelines), so a parse
  * error on a busy socket never writes a second status line; and whether a request on it has closed it.
@@ -84,7 +84,7 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     if (!onResult) return;
     const status = failureOf(this) ?? (this.writableFinished ? this.statusCode : 499);
     try {
-      onResult(this[LABEL], status, this[ROUTE]);
+      onResult(this[LABEL], status, this[REQUEST]);
     } catch (err) {
       log.error({ err }, "onResult threw");
     }
@@ -99,11 +99,11 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     const res = response as Tracked;
     socket[BUSY] = (socket[BUSY] ?? 0) + 1;
     res[LABEL] = EDGE;
-    res[ROUTE] = "";
     res[SOCKET] = socket;
+    const r = passRequest(req, env);
+    res[REQUEST] = r;
     res.on("close", onResponseClose);
 
-    const r = passRequest(req, env);
     const refusal = runPasses(r, env);
     if (r.close) {
       socket[CLOSING] = true;
@@ -117,7 +117,6 @@ export function createNodeDoor(deps: NodeDoorDeps): Server {
     }
     const target = r.target as ForwardTarget;
     res[LABEL] = target.upstreamLabel;
-    res[ROUTE] = r.route;
     const sink = new NodeSink(req, res, stamp, target.pool);
     const exchange = new UpstreamExchange(log, upstreams);
     sink.bind(exchange);

@@ -1,8 +1,10 @@
-import type { BlockList } from "node:net";
 import { normalizeHost } from "@switchyard/shared";
-import { NEVER_NAMED_AWAY, forwardedFields, type ForwardedFields, type PeerInfo } from "./headers.js";
+import { forwardedFields, type ForwardedFields } from "./headers.js";
+import { K, SINGLETONS, SINGLETON_BITS, UNDERSCORE, bit, connectionValue, kindOf } from "./field-kinds.js";
 import type { Refusal } from "./replies.js";
-import type { ForwardTarget, TableSource } from "./table.js";
+import { newRequestId, wellFormedRequestId } from "./request-id.js";
+import type { PassEnv, PassRequest } from "./pass-request.js";
+import type { ForwardTarget } from "./table.js";
 
 /**
  * The request rules, declared once as an ordered list of named passes (as httpxy's
@@ -15,65 +17,8 @@ import type { ForwardTarget, TableSource } from "./table.js";
  * finish, for one request at a time: the field kinds below live in one shared scratch array.
  */
 
-export interface PassRequest {
-  method: string;
-  /** The request target as sent (origin-form, query included). */
-  url: string;
-  /** HTTP/1.0 (Node's door only): Host is optional and keep-alive must be asked for. */
-  http10: boolean;
-  /**
-   * [name, value, ...] as received, values without surrounding whitespace. A pass drops a field by
-   * setting its name to "", and rewrites a value in place.
-   */
-  fields: string[];
-  peer: PeerInfo;
-  // What the passes found out:
-  /** The target's path (no query): what routes. */
-  path: string;
-  /** The Host value, or undefined when the request has none. */
-  host: string | undefined;
-  /** The connection closes after this request's response. */
-  close: boolean;
-  /** The body comes chunked (Node's door; Transfer-Encoding is kept for it). */
-  chunked: boolean;
-  /** The Content-Length, or -1 without one. */
-  length: number;
-  target: ForwardTarget | undefined;
-  /** The key of the route that decided ("" for the default upstream, or no route). */
-  route: string;
-  /** The revision of the table that routed (or refused) it; -1 when no table decided. */
-  revision: number;
-  forwarded: ForwardedFields | undefined;
-}
-
-export interface PassEnv {
-  readonly table: TableSource;
-  readonly trusted: BlockList;
-  /** AGENT_UNDERSCORE_HEADERS. */
-  readonly underscores: "drop" | "pass";
-}
-
-export function newPassRequest(peer: PeerInfo): PassRequest {
-  return { method: "", url: "", http10: false, fields: [], peer, path: "", host: undefined, close: false, chunked: false, length: -1, target: undefined, route: "", revision: -1, forwarded: undefined };
-}
-
-// Field kinds. The 9 singletons are the request fields Node's own parser keeps one copy of (it
-// drops the repeats, where others keep the last or pass both): a repeat is refused rather than
-// resolved differently by each door or upstream.
-const enum K { Other, Host, ContentLength, TransferEncoding, Connection, ProxyConnection, HopByHop, Expect, Xff, Xfp, Xfh, XRealIp, Singleton }
-const SINGLETONS = ["authorization", "proxy-authorization", "content-type", "user-agent", "referer", "from", "if-modified-since", "if-unmodified-since", "max-forwards"] as const;
-const KINDS = new Map<string, number>([
-  ["host", K.Host], ["content-length", K.ContentLength], ["transfer-encoding", K.TransferEncoding], ["connection", K.Connection],
-  ["proxy-connection", K.ProxyConnection], ["keep-alive", K.HopByHop], ["te", K.HopByHop], ["trailer", K.HopByHop], ["upgrade", K.HopByHop],
-  ["expect", K.Expect], ["x-forwarded-for", K.Xff], ["x-forwarded-proto", K.Xfp], ["x-forwarded-host", K.Xfh], ["x-real-ip", K.XRealIp],
-  ...SINGLETONS.map((n, i) => [n, K.Singleton + i] as [string, number]),
-]);
-// Only names of these lengths can name a kind: others are never lowercased.
-const WATCHED = new Uint8Array(32);
-for (const name of KINDS.keys()) WATCHED[name.length] = 1;
-const UNDERSCORE = 0x80;
-const SINGLETON_BITS = ((1 << SINGLETONS.length) - 1) << K.Singleton;
-const bit = (k: number) => 1 << k;
+export type { PassEnv, PassRequest, ResultReporter } from "./pass-request.js";
+export { newPassRequest } from "./pass-request.js";
 
 let kinds = new Uint8Array(256);
 /** The kind of the k-th field of the current request. */
@@ -85,54 +30,6 @@ const UNDERSCORE_BIT = 1 << 30;
 const bad = (message: string): Refusal => ({ status: 400, error: "bad_request", message });
 const NOT_READY: Refusal = Object.freeze({ status: 503, error: "not_ready", message: "no route table applied yet" });
 
-// Names as spelled, with their kind (UNDERSCORE included): a server's requests use a small set of
-// spellings, so most fields cost one lookup and no lowercasing. Bounded in count and name length.
-const NAME_CACHE_MAX = 2048;
-const spellings = new Map<string, number>();
-
-function kindOf(name: string): number {
-  const known = spellings.get(name);
-  if (known !== undefined) return known;
-  const len = name.length;
-  let kind = len < 32 && WATCHED[len] === 1 ? (KINDS.get(name.toLowerCase()) ?? K.Other) : K.Other;
-  if (name.indexOf("_") >= 0) kind |= UNDERSCORE;
-  if (len <= 64) {
-    if (spellings.size >= NAME_CACHE_MAX) spellings.clear();
-    spellings.set(name, kind);
-  }
-  return kind;
-}
-
-/** A Connection (or Proxy-Connection) value's tokens as the passes read them. */
-interface ConnectionValue {
-  readonly close: boolean;
-  readonly keepAlive: boolean;
-  /** The field names it lists (lowercased), minus those never named away. */
-  readonly named: readonly string[];
-}
-// Connection values repeat even more than names ("keep-alive", "close"): parsed once each. Bounded.
-const connectionValues = new Map<string, ConnectionValue>();
-
-function connectionValue(value: string): ConnectionValue {
-  const known = connectionValues.get(value);
-  if (known !== undefined) return known;
-  let close = false;
-  let keepAlive = false;
-  const named: string[] = [];
-  for (const token of value.split(",")) {
-    const t = token.trim().toLowerCase();
-    if (t === "close") close = true;
-    else if (t === "keep-alive") keepAlive = true;
-    if (t !== "" && !NEVER_NAMED_AWAY.has(t)) named.push(t);
-  }
-  const parsed: ConnectionValue = { close, keepAlive, named };
-  if (value.length <= 256) {
-    if (connectionValues.size >= NAME_CACHE_MAX) connectionValues.clear();
-    connectionValues.set(value, parsed);
-  }
-  return parsed;
-}
-
 /** Names the kind of every field the later passes act on. Never refuses. */
 function classify(r: PassRequest): Refusal | undefined {
   const f = r.fields;
@@ -143,6 +40,27 @@ function classify(r: PassRequest): Refusal | undefined {
     present |= bit(kind & 0x7f) | (kind & UNDERSCORE ? UNDERSCORE_BIT : 0);
     kinds[k] = kind;
   }
+  return undefined;
+}
+
+/**
+ * X-Request-Id: one well-formed id from the client is kept; none, a malformed one (length,
+ * characters) or several are replaced by a new id. The client's fields are dropped either way and
+ * the id goes upstream as the edge's own field (upstreamHead, handshakeHeaders). Never refuses.
+ */
+function requestId(r: PassRequest): Refusal | undefined {
+  let kept: string | undefined;
+  if ((present & bit(K.RequestId)) !== 0) {
+    const f = r.fields;
+    let n = 0;
+    for (let i = 0, k = 0; i + 1 < f.length; i += 2, k++) {
+      if (kindAt(k) !== K.RequestId) continue;
+      if (n++ === 0) kept = f[i + 1] as string;
+      f[i] = "";
+    }
+    if (n > 1 || (kept !== undefined && !wellFormedRequestId(kept))) kept = undefined;
+  }
+  r.requestId = kept ?? newRequestId();
   return undefined;
 }
 
@@ -223,6 +141,7 @@ function connectionClose(r: PassRequest): Refusal | undefined {
 function resolve(r: PassRequest, env: PassEnv): Refusal | undefined {
   const table = env.table.current;
   r.target = undefined;
+  r.route = "";
   r.revision = -1;
   if (table === undefined) return NOT_READY;
   r.revision = table.revision;
@@ -308,8 +227,10 @@ export function runPasses(r: PassRequest, env: PassEnv): Refusal | undefined {
   r.target = undefined;
   r.revision = -1;
   r.forwarded = undefined;
+  r.start = env.timed === true ? performance.now() : 0;
   return (
     classify(r) ??
+    requestId(r) ??
     originForm(r) ??
     oneHost(r) ??
     singletons(r) ??
@@ -333,7 +254,7 @@ export function upstreamHead(r: PassRequest): string {
   }
   if (r.host === undefined) head += `host: ${t.address.kind === "unix" ? "localhost" : t.address.key}\r\n`;
   const fw = r.forwarded as ForwardedFields;
-  head += `x-forwarded-for: ${fw.forwardedFor}\r\nx-real-ip: ${fw.realIp}\r\nx-forwarded-proto: ${fw.proto}\r\n`;
+  head += `x-forwarded-for: ${fw.forwardedFor}\r\nx-real-ip: ${fw.realIp}\r\nx-forwarded-proto: ${fw.proto}\r\nx-request-id: ${r.requestId}\r\n`;
   if (fw.host !== undefined) head += `x-forwarded-host: ${fw.host}\r\n`;
   return head + (t.keepalive === 0 ? "connection: close\r\n\r\n" : "\r\n");
 }

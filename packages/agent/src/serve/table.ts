@@ -1,5 +1,5 @@
-import { formatAddress, isWildcard, looksLikeAddress, parseAddress, type Pool, type State, type Upstream } from "@switchyard/shared";
-import { PoolBalancer } from "./balancer.js";
+import { ShardedMap, adoptRoutes, hashKey, formatAddress, isWildcard, looksLikeAddress, parseAddress, shardedOf, type Pool, type Route, type ShardedEdit, type State, type Upstream } from "@switchyard/shared";
+import { PoolBalancer, SmoothWeightedRoundRobin } from "./balancer.js";
 import { resolution, type Resolution, type Target } from "./forward.js";
 import { HealthRegistry } from "./health/registry.js";
 import { poolPolicy } from "./health/target-health.js";
@@ -68,7 +68,7 @@ export interface CompileOptions {
 /** One concrete choice an upstream reference makes per request. */
 type Chooser = () => Resolution;
 
-type CompiledRoute =
+export type CompiledRoute =
   | { readonly host: string; readonly rules: undefined; readonly choose: Chooser }
   | { readonly host: string; readonly rules: readonly { readonly prefix: string; readonly choose: Chooser }[] };
 
@@ -77,50 +77,19 @@ export interface RouteSeen {
   route: string;
 }
 
+/** The plain rotation PoolBalancer is built on; exported for its unit test. */
+export { SmoothWeightedRoundRobin };
+
 const NO_ROUTE: Resolution = Object.freeze({ kind: "no_route" });
 
-/**
- * Smooth weighted round-robin, as nginx does it: every pick adds each target's weight to its
- * running score, takes the highest score (first one on a tie) and subtracts the total weight from
- * it. Over any window of `total` picks each target is chosen exactly `weight` times, and heavy
- * targets are interleaved rather than bunched (5:1:1 gives a a b a c a a).
- */
-export class SmoothWeightedRoundRobin<T> {
-  private readonly items: readonly T[];
-  private readonly weights: readonly number[];
-  private readonly scores: number[];
-  private readonly total: number;
-
-  constructor(entries: readonly { item: T; weight: number }[]) {
-    if (entries.length === 0) throw new Error("a balancer needs at least one target");
-    this.items = entries.map((e) => e.item);
-    this.weights = entries.map((e) => e.weight);
-    this.scores = entries.map(() => 0);
-    this.total = this.weights.reduce((a, b) => a + b, 0);
-  }
-
-  pick(): T {
-    if (this.items.length === 1) return this.items[0] as T;
-    let best = 0;
-    let bestScore = -Infinity;
-    for (let i = 0; i < this.items.length; i++) {
-      const score = (this.scores[i] as number) + (this.weights[i] as number);
-      this.scores[i] = score;
-      if (score > bestScore) {
-        best = i;
-        bestScore = score;
-      }
-    }
-    this.scores[best] = bestScore - this.total;
-    return this.items[best] as T;
-  }
-}
-
-class Compiler {
-  readonly addresses = new Set<string>();
+export class Compiler {
+  /** Grows when an incremental compile meets a new direct address: a table's set is copied first (tables never change). */
+  addresses = new Set<string>();
+  /** Set by full compiles only (pool changes are wide): patched tables share it with their source. */
   readonly balancers = new Map<string, PoolBalancer>();
   private readonly pools = new Map<string, Chooser>();
   private readonly direct = new Map<string, Chooser>();
+  private sealed = false;
 
   constructor(
     private readonly random: () => number,
@@ -140,6 +109,11 @@ class Compiler {
     return c;
   }
 
+  /** A table now holds `addresses`: a later incremental compile that adds one copies the set first. */
+  seal(): void {
+    this.sealed = true;
+  }
+
   /** Choosers are shared per pool, so every route using a pool advances the same rotation. */
   upstream(u: Upstream, where: string): Chooser {
     if (typeof u === "string") {
@@ -147,6 +121,10 @@ class Compiler {
       const known = this.direct.get(u);
       if (known) return known;
       const target = toTarget(u);
+      if (this.sealed && !this.addresses.has(target.key)) {
+        this.addresses = new Set(this.addresses);
+        this.sealed = false;
+      }
       this.addresses.add(target.key);
       const only = resolution(target.key, target, undefined, undefined);
       const c = () => only;
@@ -185,34 +163,71 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
     c.addPool(name, pool);
     if (++n % YIELD_EVERY === 0) yield;
   }
-  const exact = new Map<string, CompiledRoute>();
-  // Keyed by the suffix after "*." so a lookup walks the request host's label suffixes.
   const wildcards = new Map<string, CompiledRoute>();
 
   // for-in rather than Object.entries: entries of 10k routes is one 3–6 ms allocation of 10k pairs,
   // longer than a whole slice; for-in walks the keys without materialising pairs.
+  // The exact hosts go into a persistent map, so a later one-route change copies one shard of it
+  // (patchTable). When the state's routes are plain Dicts (a snapshot), their persistent form is
+  // built on the same walk and handed to applyOps (adoptRoutes), for the same reason.
   const routes = state.routes;
-  for (const host in routes) {
-    if (++n % YIELD_EVERY === 0) yield;
-    const route = routes[host] as State["routes"][string];
-    const where = `route '${host}'`;
-    let compiled: CompiledRoute;
-    if (route.rules !== undefined) {
-      const rules = route.rules
-        .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
-        .sort((a, b) => b.prefix.length - a.prefix.length);
-      compiled = { host, rules };
-    } else if (route.upstream !== undefined) {
-      compiled = { host, rules: undefined, choose: c.upstream(route.upstream, where) };
-    } else {
-      throw new Error(`${where} has neither upstream nor rules`);
-    }
+  const count = shardedOf(routes)?.size ?? Object.keys(routes).length;
+  const exactEdit: ShardedEdit<CompiledRoute> = ShardedMap.empty<CompiledRoute>(count).edit();
+  const raw = shardedOf(routes) === undefined ? ShardedMap.empty<Route>(count).edit() : undefined;
+  const add = (host: string, route: Route) => {
+    const hash = hashKey(host);
+    raw?.set(host, route, hash);
+    const compiled = compileRoute(c, host, route);
     if (isWildcard(host)) wildcards.set(host.slice(2), compiled);
-    else exact.set(host, compiled);
+    else exactEdit.set(host, compiled, hash);
+  };
+  const persistent = shardedOf(routes);
+  if (persistent !== undefined) {
+    // Routes applyOps made (a pool or default change): walked in their map, not through the Dict view.
+    for (const [host, route] of persistent.entries()) {
+      if (++n % YIELD_EVERY === 0) yield;
+      add(host, route);
+    }
+  } else {
+    for (const host in routes) {
+      if (++n % YIELD_EVERY === 0) yield;
+      add(host, routes[host] as Route);
+    }
   }
-
+  if (raw !== undefined) adoptRoutes(state, raw.done());
   const fallback: Chooser = state.defaultUpstream === null ? () => NO_ROUTE : c.upstream(state.defaultUpstream, "defaultUpstream");
+  return makeTable({ revision, compiler: c, exact: exactEdit.done(), wildcards, fallback, poolCount: Object.keys(state.pools).length });
+}
 
+/** One route's compiled form; throws when it names what the compiler does not know. */
+export function compileRoute(c: Compiler, host: string, route: Route): CompiledRoute {
+  const where = `route '${host}'`;
+  if (route.rules !== undefined) {
+    const rules = route.rules
+      .map((r) => ({ prefix: r.path, choose: c.upstream(r.upstream, `${where} rule '${r.path}'`) }))
+      .sort((a, b) => b.prefix.length - a.prefix.length);
+    return { host, rules };
+  }
+  if (route.upstream !== undefined) return { host, rules: undefined, choose: c.upstream(route.upstream, where) };
+  throw new Error(`${where} has neither upstream nor rules`);
+}
+
+/** What a table is made of; kept (tables.get) so the next change can reuse every part it does not touch. */
+export interface TableParts {
+  readonly revision: number;
+  readonly compiler: Compiler;
+  readonly exact: ShardedMap<CompiledRoute>;
+  /** Keyed by the suffix after "*." so a lookup walks the request host's label suffixes; copied on change (few). */
+  readonly wildcards: ReadonlyMap<string, CompiledRoute>;
+  readonly fallback: Chooser;
+  readonly poolCount: number;
+}
+
+const tables = new WeakMap<RouteTable, TableParts>();
+export const partsOf = (t: RouteTable): TableParts | undefined => tables.get(t);
+
+export function makeTable(parts: TableParts): RouteTable {
+  const { exact, wildcards, fallback } = parts;
   const findRoute = (host: string): CompiledRoute | undefined => {
     const hit = exact.get(host);
     if (hit !== undefined || wildcards.size === 0) return hit;
@@ -223,13 +238,13 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
     }
     return undefined;
   };
-
-  return Object.freeze({
-    revision,
+  parts.compiler.seal();
+  const table: RouteTable = Object.freeze({
+    revision: parts.revision,
     routeCount: exact.size + wildcards.size,
-    poolCount: Object.keys(state.pools).length,
-    addresses: c.addresses,
-    pools: c.balancers,
+    poolCount: parts.poolCount,
+    addresses: parts.compiler.addresses,
+    pools: parts.compiler.balancers,
     resolve(host: string, path: string, seen?: RouteSeen): Resolution {
       const route = findRoute(host);
       if (seen !== undefined) seen.route = route === undefined ? "" : route.host;
@@ -239,6 +254,8 @@ function* compileSteps(state: State, revision: number, opts: CompileOptions): Ge
       return fallback();
     },
   });
+  tables.set(table, parts);
+  return table;
 }
 
 export function compileTable(state: State, revision: number, opts: CompileOptions = {}): RouteTable {

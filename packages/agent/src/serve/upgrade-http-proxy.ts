@@ -105,6 +105,7 @@ export function handshakeHeaders(r: PassRequest): Record<string, string | string
   out["x-real-ip"] = fw.realIp;
   out["x-forwarded-proto"] = fw.proto;
   if (fw.host !== undefined) out["x-forwarded-host"] = fw.host;
+  out["x-request-id"] = r.requestId;
   out.connection = "upgrade";
   out.upgrade = "websocket";
   return out;

@@ -183,7 +183,7 @@ export class FastConn implements SocketClient {
     this.unread.consume(end + 4);
     const refusal = runPasses(req, this.deps.env);
     const target = req.target;
-    this.sink.prepare(req.method, req.close, target, req.revision, req.route);
+    this.sink.prepare(req);
     if (req.close) this.closing = true;
     if (refusal !== undefined) this.sink.refuse(refusal);
     else this.exchange.begin(this.sink, target as ForwardTarget, this.deps.pool(target as ForwardTarget), upstreamHead(req), req.method, undefined);

@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { BlockList, Socket } from "node:net";
 import type { Logger } from "pino";
 import { createNodeDoor, SERVER_TIMEOUTS } from "../node-door.js";
-import type { PassEnv } from "../passes.js";
+import type { PassEnv, ResultReporter } from "../passes.js";
 import type { TableSource } from "../table.js";
 import type { Upstreams } from "../upstreams.js";
 import { FastConn, type FastDeps } from "./fast-conn.js";
@@ -25,10 +25,12 @@ export interface ProxyServerDeps {
    * Called once per HTTP request when its response is over, with the status the client got; 502 or
    * 504 when the upstream failed after the status line was sent; 499 when the client went away
    * first. Requests the edge answered itself (not ready, no route, bad request) are labelled "-".
-   * WebSocket upgrades are not reported. `route`: the key of the route that decided ("" for the
-   * default upstream or none), so canaries count the hosts they switch.
+   * WebSocket upgrades are not reported. The request comes as the passes left it (host, path,
+   * target, route, revision, request id, start time): read it during the call, never keep it.
    */
-  onResult?: (upstream: string, status: number, route: string) => void;
+  onResult?: ResultReporter;
+  /** onResult reads each request's duration (metrics, access log): the passes stamp its start. */
+  timed?: boolean;
   /** AGENT_FAST_PATH: plain bodiless requests are read and answered straight on the client socket. */
   fastPath: boolean;
   /** AGENT_UNDERSCORE_HEADERS (default "drop"). */
@@ -38,7 +40,7 @@ export interface ProxyServerDeps {
 }
 
 export function createProxyServer(deps: ProxyServerDeps): Server {
-  const env: PassEnv = { table: deps.table, trusted: deps.trustedProxies, underscores: deps.underscores ?? "drop" };
+  const env: PassEnv = { table: deps.table, trusted: deps.trustedProxies, underscores: deps.underscores ?? "drop", timed: deps.timed === true };
   const revisionHeader = deps.revisionHeader?.toLowerCase();
   const server = createNodeDoor({ env, upstreams: deps.upstreams, log: deps.log, onResult: deps.onResult, revisionHeader });
   if (deps.fastPath && !installFastPath(server, deps, env, revisionHeader)) {

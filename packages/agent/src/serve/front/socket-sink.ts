@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { ClientSink } from "../h1/exchange.js";
 import type { ResponseHead } from "../h1/response-parser.js";
 import { FINAL_CHUNKED, responseHeaders } from "../headers.js";
+import type { PassRequest, ResultReporter } from "../passes.js";
 import { rawErrorResponse, upstreamFailure, type Refusal } from "../replies.js";
 import type { ForwardTarget } from "../table.js";
 
@@ -22,7 +23,7 @@ export interface SocketClient {
 
 export interface SocketSinkDeps {
   log: Logger | undefined;
-  onResult: ((upstream: string, status: number, route: string) => void) | undefined;
+  onResult: ResultReporter | undefined;
   /** `Connection: keep-alive` and `Keep-Alive: timeout=N` lines, as Node's server sends them. */
   keepAliveHeader: string;
   /** AGENT_REVISION_HEADER, lowercased, or undefined. */
@@ -46,7 +47,8 @@ export function utcDate(): string {
 
 export class SocketSink implements ClientSink {
   private label = "-";
-  private route = "";
+  /** The request under way (the connection's one PassRequest), as reported with its result. */
+  private request: PassRequest | undefined;
   private target: ForwardTarget | undefined;
   private headRequest = false;
   private wantsClose = false;
@@ -63,11 +65,12 @@ export class SocketSink implements ClientSink {
     private readonly deps: SocketSinkDeps,
   ) {}
 
-  /** Set up for one request: its method, whether the client asked to close, where it goes and the routing revision. */
-  prepare(method: string, close: boolean, target: ForwardTarget | undefined, revision: number, route = ""): void {
-    this.route = route;
-    this.headRequest = method === "HEAD";
-    this.wantsClose = close;
+  /** Set up for one request, as the passes left it: its method, whether the client asked to close, where it goes and the routing revision. */
+  prepare(r: PassRequest): void {
+    const { target, revision } = r;
+    this.request = r;
+    this.headRequest = r.method === "HEAD";
+    this.wantsClose = r.close;
     this.target = target;
     this.label = target?.upstreamLabel ?? "-";
     this.stampLine = this.deps.revisionHeader !== undefined && revision >= 0 ? `${this.deps.revisionHeader}: ${revision}\r\n` : "";
@@ -174,9 +177,9 @@ export class SocketSink implements ClientSink {
 
   private report(status: number): void {
     const onResult = this.deps.onResult;
-    if (onResult === undefined) return;
+    if (onResult === undefined || this.request === undefined) return;
     try {
-      onResult(this.label, status, this.route);
+      onResult(this.label, status, this.request);
     } catch (err) {
       this.deps.log?.error({ err }, "onResult threw");
     }
