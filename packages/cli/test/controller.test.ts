@@ -118,7 +118,7 @@ describe("pool health (real controller)", () => {
       { address: "127.0.0.1:9001", state: "ejected", since: now - 3000, lastError: "connect ECONNREFUSED 127.0.0.1:9001" },
       { address: "unix:/run/blue.sock", state: "slow_start", since: now - 1000, lastError: null },
     ] }];
-    const rec = { id: "edge-a", revision: 5, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, health };
+    const rec = { id: "edge-a", epoch: await real.fx.redis.get(real.fx.keys.epoch), revision: 5, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, health };
     await real.fx.redis.multi().set(real.fx.keys.agent("edge-a"), JSON.stringify(rec), "PX", 5000).zadd(real.fx.keys.agents, now + 5000, "edge-a").exec();
     const r = await cli(["pool", "health", "blue"], env(READ));
     assert.equal(r.code, 0, r.stderr);

@@ -111,7 +111,7 @@ describe("GET /v1/events", () => {
     const [a, b] = [await stream(READ), await stream(WRITE)];
     await heartbeat(fx.redis, fx.keys, "edge-9", 0, 600);
     for (const s of [a, b]) await waitFor(() => s.events.some((e) => e.event === "agent-join" && e.data.id === "edge-9"), { what: "agent-join" });
-    await fx.redis.publish(fx.keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: "edge-9", revision: 3, appliedAt: Date.now() }));
+    await fx.redis.publish(fx.keys.acks, JSON.stringify({ v: PROTOCOL_VERSION, agent: "edge-9", epoch: await fx.redis.get(fx.keys.epoch), revision: 3, appliedAt: Date.now() }));
     for (const s of [a, b]) {
       const ack = await waitFor(() => s.events.find((e) => e.event === "ack"), { what: "ack" });
       assert.deepEqual({ agent: ack.data.agent, revision: ack.data.revision }, { agent: "edge-9", revision: 3 });

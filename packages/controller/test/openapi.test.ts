@@ -101,7 +101,7 @@ describe("GET /v1/openapi.json", () => {
     await call("/v1/audit", "get", request(app).get("/v1/audit").set(auth(READ)));
     const now = Date.now();
     const health = [{ pool: "blue", panic: false, targets: [{ address: "127.0.0.1:1", state: "ejected", since: now, lastError: "connect ECONNREFUSED" }] }];
-    const record = { id: "edge-1", revision: 1, appliedAt: now, startedAt: now, version: "test", address: "127.0.0.2:8080", seenAt: now, health };
+    const record = { id: "edge-1", epoch: await fx.redis.get(fx.keys.epoch), revision: 1, appliedAt: now, startedAt: now, version: "test", address: "127.0.0.2:8080", seenAt: now, health };
     await fx.redis.multi().set(fx.keys.agent("edge-1"), JSON.stringify(record), "PX", 5000).zadd(fx.keys.agents, now + 5000, "edge-1").exec();
     await call("/v1/agents", "get", request(app).get("/v1/agents").set(auth(READ)));
     const seen = await call("/v1/pools/{name}/health", "get", request(app).get("/v1/pools/blue/health").set(auth(READ)));

@@ -29,7 +29,7 @@ beforeEach(async () => {
 /** A stand-in agent's heartbeat record carrying per-target health, as proof.lua stores it. */
 async function beat(id: string, health: unknown): Promise<void> {
   const now = Date.now();
-  const rec = { id, revision: 1, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, ...(health === undefined ? {} : { health }) };
+  const rec = { id, epoch: await redis.get(fx.keys.epoch), revision: 1, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, ...(health === undefined ? {} : { health }) };
   await redis.multi().set(fx.keys.agent(id), JSON.stringify(rec), "PX", 5000).zadd(fx.keys.agents, now + 5000, id).exec();
 }
 

@@ -175,7 +175,7 @@ describe("the dashboard at /ui/ in headless Chromium", () => {
     try {
       const revision = (await fleet.api("GET", "/v1/state")).body.revision as number;
       const now = Date.now();
-      const rec = { id: "edge-late", revision: revision - 1, appliedAt: now, startedAt: now, version: "0.0.9", address: "127.0.0.9:8080", seenAt: now };
+      const rec = { id: "edge-late", epoch: await cmd.get(keys.epoch), revision: revision - 1, appliedAt: now, startedAt: now, version: "0.0.9", address: "127.0.0.9:8080", seenAt: now };
       await cmd.multi().set(keys.agent(rec.id), JSON.stringify(rec), "PX", 20_000).zadd(keys.agents, now + 20_000, rec.id).exec();
       const row = reader.locator('tr[data-agent="edge-late"]');
       await row.waitFor({ timeout: 5000 });
