@@ -1,6 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { ChangeMessage, Slicer, applyOps, type State } from "@switchyard/shared";
+import { ChangeMessage, PROTOCOL_VERSION, Slicer, applyOps, type State } from "@switchyard/shared";
 import { TableHolder } from "../../agent/src/serve/holder.js";
 import { compileTable } from "../../agent/src/serve/table.js";
 import { QUICK, ROUNDS, pct, summarize, type Summary } from "./measure.js";
@@ -45,7 +45,7 @@ async function round(seed: number): Promise<{ cpu: number[]; state: State }> {
   await holder.install(1, state);
   const cpu: number[] = [];
   for (let i = 0; i < WARMUP + CHANGES; i++) {
-    const raw = JSON.stringify({ v: 1, rev: i + 2, at: Date.now(), actor: "bench", ops: [{ op: "route.put", host: hostName((seed + i * 7919) % HOSTS), route: { upstream: `p${(seed + i) % POOLS}` } }] });
+    const raw = JSON.stringify({ v: PROTOCOL_VERSION, epoch: "0123456789ab-01234567", rev: i + 2, at: Date.now(), actor: "bench", ops: [{ op: "route.put", host: hostName((seed + i * 7919) % HOSTS), route: { upstream: `p${(seed + i) % POOLS}` } }] });
     if (i === WARMUP) gc();
     const c0 = process.cpuUsage();
     const msg = ChangeMessage.parse(JSON.parse(raw));
