@@ -1,36 +1,19 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
-import { Redis } from "ioredis";
+import { test } from "node:test";
 import request from "supertest";
-import { startRedis, type RedisHandle } from "@switchyard/testkit";
-import { READ, auth, makeFixture, readyRedis, type Fixture } from "./fixture.js";
+import { READ, auth, fixturePerTest, type Fixture } from "./fixture.js";
 
-let server: RedisHandle;
 let fx: Fixture;
-let redis: Redis;
-const fixtures: Fixture[] = [];
-
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  for (const f of fixtures) await f.close();
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  fx = makeFixture(server);
-  fixtures.push(fx);
-  await readyRedis(fx.redis);
+fixturePerTest(async (f) => {
+  fx = f;
   await request(fx.app).put("/v1/pools/blue").set(auth()).send({ targets: [{ address: "127.0.0.1:1" }, { address: "127.0.0.1:2", drain: true }] }).expect(200);
 });
 
 /** A stand-in agent's heartbeat record carrying per-target health, as proof.lua stores it. */
 async function beat(id: string, health: unknown): Promise<void> {
   const now = Date.now();
-  const rec = { id, epoch: await redis.get(fx.keys.epoch), revision: 1, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, ...(health === undefined ? {} : { health }) };
-  await redis.multi().set(fx.keys.agent(id), JSON.stringify(rec), "PX", 5000).zadd(fx.keys.agents, now + 5000, id).exec();
+  const rec = { id, epoch: await fx.redis.get(fx.keys.epoch), revision: 1, appliedAt: now, startedAt: now - 1000, version: "test", address: "127.0.0.2:8080", seenAt: now, ...(health === undefined ? {} : { health }) };
+  await fx.redis.multi().set(fx.keys.agent(id), JSON.stringify(rec), "PX", 5000).zadd(fx.keys.agents, now + 5000, id).exec();
 }
 
 test("GET /v1/pools/:name/health answers each reporting agent's view of the pool's targets", async () => {
