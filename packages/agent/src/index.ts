@@ -5,3 +5,4 @@ export { Proof } from "./sync/proof.js";
 export { TableHolder } from "./serve/holder.js";
 export { commandConnection, edgeConnections, subscriberConnection, type RedisTarget } from "./redis.js";
 export { AGENT_NODE_FLAGS, missingNodeFlags } from "./node-flags.js";
+export type { AdminStatus } from "./admin.js";

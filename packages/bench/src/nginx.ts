@@ -53,20 +53,7 @@ async function launch(conf: string, label: string, extraPort?: number): Promise<
 
 /** The reference proxy: 1 worker, proxy_pass to an upstream block with keep-alive connections. */
 export function startNginxProxy(upstream: string, keepalive = 64): Promise<Nginx> {
-  return launch(
-    `
-  upstream app { server ${upstream}; keepalive ${keepalive}; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:@PORT@;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-    }
-  }`,
-    "proxy",
-  );
+  return launch(poolConf([upstream], keepalive), "proxy");
 }
 
 /**
@@ -74,8 +61,12 @@ export function startNginxProxy(upstream: string, keepalive = 64): Promise<Nginx
  * proxy_next_upstream error timeout (the next server after a connect error, for any method).
  */
 export function startNginxPool(upstreams: readonly string[], keepalive = 64): Promise<Nginx> {
-  return launch(
-    `
+  return launch(poolConf(upstreams, keepalive), "pool");
+}
+
+/** One keep-alive upstream block over `upstreams` and a server proxying everything to it. */
+function poolConf(upstreams: readonly string[], keepalive: number): string {
+  return `
   upstream app { ${upstreams.map((u) => `server ${u};`).join(" ")} keepalive ${keepalive}; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:@PORT@;
@@ -85,9 +76,7 @@ export function startNginxPool(upstreams: readonly string[], keepalive = 64): Pr
       proxy_set_header Connection "";
       proxy_set_header Host $host;
     }
-  }`,
-    "pool",
-  );
+  }`;
 }
 
 export interface NginxUpstream extends Nginx {

@@ -1,3 +1,4 @@
+import type { AdminStatus } from "@switchyard/agent";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,16 +31,8 @@ export async function stateDirs(n: number): Promise<(i: number) => Record<string
   return (i) => ({ AGENT_STATE_DIR: dirs[i] as string });
 }
 
-export interface AgentStatus {
-  id: string;
-  epoch: string | null;
-  revision: number;
-  source: "disk" | "redis" | null;
-  digest: string | null;
-  disk?: { epoch: string; revision: number } | null;
-  redis: string;
-  lastError: string | null;
-}
+/** What an agent's admin `/status` answers (admin.ts). */
+export type AgentStatus = AdminStatus;
 
 export async function agentStatus(a: FleetAgent): Promise<AgentStatus | undefined> {
   try {
